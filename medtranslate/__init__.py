@@ -1,0 +1,7 @@
+"""medtranslate: medical image-to-image translation built on MONAI."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,1 @@
+"""The ``medtranslate`` command line: thin argument parsing over the package API."""

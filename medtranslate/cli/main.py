@@ -1,0 +1,84 @@
+"""Entry point of the ``medtranslate`` command.
+
+Sub-commands live in their own modules under :mod:`medtranslate.cli`. Each module exposes
+``register(subparsers) -> argparse.ArgumentParser`` which adds its parser and sets ``func`` (a callable taking the parsed
+``argparse.Namespace`` and returning an exit code). Modules must stay light at import time (import torch/MONAI inside
+``func``), so ``medtranslate --help`` answers at once. To add a command, append it to :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from medtranslate import __version__
+from medtranslate.errors import MedTranslateError
+
+__all__ = ["main", "build_parser", "COMMANDS"]
+
+#: (name, module) of every sub-command, in the order ``--help`` lists them.
+COMMANDS: list[tuple[str, str]] = [
+    ("convert", "medtranslate.cli.convert"),
+]
+
+EXIT_OK = 0
+EXIT_FAILED_ITEMS = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="medtranslate",
+        description="Medical image-to-image translation: convert, translate, evaluate.",
+    )
+    parser.add_argument("--version", action="version", version=f"medtranslate {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks instead of one-line errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for _, module in COMMANDS:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"medtranslate: error: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code (0 ok, 1 some items failed, 2 error, 130 interrupted).
+
+    Args:
+        argv: the arguments without the program name; ``None`` reads ``sys.argv``.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return EXIT_ERROR
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return EXIT_INTERRUPTED
+    except MedTranslateError as e:
+        if args.debug:
+            raise
+        _fail(str(e))
+        return EXIT_ERROR
+    except Exception as e:  # noqa: BLE001 - the last guard: no traceback reaches a user without --debug
+        if args.debug:
+            raise
+        _fail(f"{type(e).__name__}: {' '.join(str(e).split())} (rerun with --debug for the traceback)")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Write-then-rename, so that a killed run never leaves a half-written file under the final name."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from medtranslate.errors import OutputError
+
+__all__ = ["atomic_path", "atomic_save_torch", "TMP_MARK"]
+
+TMP_MARK = ".mt-tmp"
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; rename it to ``final`` only if the block succeeds.
+
+    The temporary name keeps the final suffix(es) (``x.nii.gz`` -> ``.x.<rand>.mt-tmp.nii.gz``) so that writers that
+    choose a format from the suffix still work. On any exception the temporary file or folder is removed and the
+    exception propagates; an existing ``final`` is then left untouched.
+
+    Args:
+        final: the path the result must end up at.
+        is_dir: yield a temporary *folder* (for DICOM series and other multi-file outputs).
+
+    Raises:
+        OutputError: when the destination folder cannot be created or written.
+    """
+    final = Path(final)
+    parent = final.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(parent, f"cannot create the output folder ({e.strerror or e})") from e
+    suffix = "".join(final.suffixes[-2:]) if final.name.endswith(".gz") else final.suffix
+    stem = final.name[: len(final.name) - len(suffix)] if suffix else final.name
+    try:
+        if is_dir:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.", suffix=TMP_MARK, dir=parent))
+        else:
+            fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f"{TMP_MARK}{suffix}", dir=parent)
+            os.close(fd)
+            tmp = Path(name)
+    except OSError as e:
+        raise OutputError(parent, f"cannot write in the output folder ({e.strerror or e})") from e
+    try:
+        yield tmp
+        if is_dir and final.exists():
+            shutil.rmtree(final) if final.is_dir() else final.unlink()
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+        raise
+
+
+def atomic_save_torch(obj: Any, final: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary name, fsync, then rename over ``final``.
+
+    Args:
+        obj: the object to save (a state dict of tensors and plain Python containers).
+        final: the checkpoint path.
+
+    Returns:
+        The final path.
+    """
+    import torch
+
+    with atomic_path(final) as tmp:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+    return Path(final)
