@@ -1,0 +1,176 @@
+"""Write a small sample data set (images + datalist) of one kind to disk, reproducibly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from medtranslate.data.datalist import make_datalist, write_datalist
+from medtranslate.data.samples.confocal import confocal_stack
+from medtranslate.data.samples.fundus import fundus_image
+from medtranslate.data.samples.head import ct_head, head_affine, mr_head
+from medtranslate.data.samples.oct import oct_volume
+from medtranslate.errors import ConfigError
+from medtranslate.utils.atomic import atomic_path
+
+__all__ = ["SAMPLE_KINDS", "DEFAULT_SHAPES", "OCT_FOV_MM", "CONFOCAL_FOV_UM", "write_sample_dataset"]
+
+#: The data sets :func:`write_sample_dataset` can write: (domain A, domain B, paired).
+SAMPLE_KINDS: dict[str, tuple[str, str, bool]] = {
+    "ct_mr": ("CT", "MR", True),
+    "oct_confocal": ("OCT", "confocal", False),
+    "fundus": ("vessel map", "fundus", True),
+}
+#: Default main shape per kind: ct_mr (X, Y, Z); oct_confocal the OCT's (depth, H, W); fundus (H, W).
+DEFAULT_SHAPES: dict[str, tuple[int, ...]] = {
+    "ct_mr": (64, 64, 32),
+    "oct_confocal": (48, 96, 96),
+    "fundus": (256, 256),
+}
+#: OCT field of view (depth, height, width) in millimetres (a mouse retina scan centred on the optic disc).
+OCT_FOV_MM: tuple[float, float, float] = (0.6, 1.2, 1.2)
+#: Confocal lateral field of view in micrometres; the z-step is 1.5 lateral pixels.
+CONFOCAL_FOV_UM: float = 390.0
+CONFOCAL_SLICES = 9
+
+
+def _item_seed(seed: int, kind: str, domain: int, index: int) -> int:
+    entropy = [int(seed), list(SAMPLE_KINDS).index(kind), domain, index]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def _write_nifti(array: np.ndarray, affine: np.ndarray, path: Path, description: str) -> None:
+    import nibabel as nib
+
+    img = nib.Nifti1Image(array, affine)
+    img.header.set_xyzt_units("mm")
+    img.header.set_qform(affine, code=1)
+    img.header.set_sform(affine, code=1)
+    img.header["descrip"] = description.encode("ascii")[:79]
+    with atomic_path(path) as tmp:
+        nib.save(img, tmp)
+
+
+def _write_tiff_rgb(stack: np.ndarray, path: Path, pixel_um: float, z_um: float) -> None:
+    import tifffile
+
+    with atomic_path(path) as tmp:  # ImageJ hyperstack, RGB samples last (Z, Y, X, S), calibrated in micrometres
+        tifffile.imwrite(
+            tmp,
+            stack,
+            imagej=True,
+            photometric="rgb",
+            resolution=(1.0 / pixel_um, 1.0 / pixel_um),
+            metadata={"axes": "ZYXS", "spacing": z_um, "unit": "um"},
+        )
+
+
+def _write_png(array: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _ct_mr(out: Path, i: int, seed: int, shape: Sequence[int]) -> None:
+    s = _item_seed(seed, "ct_mr", 0, i)  # one seed per subject: the CT and the MR share its anatomy
+    affine = head_affine(shape)
+    ct = np.round(ct_head(shape, s)).astype(np.int16)
+    mr = np.round(mr_head(shape, s)).astype(np.int16)
+    _write_nifti(ct, affine, out / "ct" / f"subject_{i:03d}.nii.gz", f"medtranslate sample CT phantom (HU) seed {s}")
+    _write_nifti(mr, affine, out / "mr" / f"subject_{i:03d}.nii.gz", f"medtranslate sample T1 MR phantom seed {s}")
+
+
+def _oct_confocal(out: Path, i: int, seed: int, shape: Sequence[int]) -> None:
+    d, h, w = shape
+    s_oct, s_conf = _item_seed(seed, "oct_confocal", 0, i), _item_seed(seed, "oct_confocal", 1, i)
+    affine = np.diag([*(f / n for f, n in zip(OCT_FOV_MM, shape)), 1.0])
+    desc = f"medtranslate sample OCT (depth, H, W) seed {s_oct}"
+    _write_nifti(_to_uint8(oct_volume(shape, s_oct)), affine, out / "oct" / f"eye_{i:03d}.nii.gz", desc)
+    stack = _to_uint8(confocal_stack((CONFOCAL_SLICES, h, w), s_conf))
+    px = CONFOCAL_FOV_UM / max(h, w)
+    _write_tiff_rgb(stack, out / "confocal" / f"flatmount_{i:03d}.tif", px, 1.5 * px)
+
+
+def _fundus(out: Path, i: int, seed: int, shape: Sequence[int]) -> None:
+    image, mask = fundus_image(shape, _item_seed(seed, "fundus", 0, i))
+    _write_png(mask.astype(np.uint8) * 255, out / "vessels" / f"eye_{i:03d}.png")
+    _write_png(_to_uint8(image), out / "fundus" / f"eye_{i:03d}.png")
+
+
+_WRITERS: dict[str, tuple[Callable[[Path, int, int, Sequence[int]], None], tuple[str, str]]] = {
+    "ct_mr": (_ct_mr, ("ct", "mr")),
+    "oct_confocal": (_oct_confocal, ("oct", "confocal")),
+    "fundus": (_fundus, ("vessels", "fundus")),
+}
+
+
+def write_sample_dataset(
+    out_dir: str | os.PathLike,
+    kind: str,
+    n: int = 4,
+    seed: int = 0,
+    shape: Sequence[int] | None = None,
+    split: Sequence[float] = (0.7, 0.3),
+) -> Path:
+    """Generate ``n`` samples of one kind into ``out_dir`` and write ``out_dir/datalist.json`` describing them.
+
+    Kinds (see :data:`SAMPLE_KINDS`):
+
+    - ``"ct_mr"``: ``ct/subject_NNN.nii.gz`` (int16 HU) and ``mr/subject_NNN.nii.gz`` (int16 T1) of the same anatomy,
+      RAS affine; listed as unpaired domains and as pairs.
+    - ``"oct_confocal"``: ``oct/eye_NNN.nii.gz`` (uint8 log-scaled OCT, array ``(depth, H, W)``) and
+      ``confocal/flatmount_NNN.tif`` (uint8 RGB ImageJ stack ``(Z, Y, X, S)`` in micrometres) from different animals:
+      unpaired only.
+    - ``"fundus"``: ``vessels/eye_NNN.png`` (0/255 vessel mask) and ``fundus/eye_NNN.png`` (RGB); pairs for
+      vessel-map -> fundus translation.
+
+    Files are written atomically; the same arguments always give the same files.
+
+    Args:
+        out_dir: folder of the data set (created when missing).
+        kind: one of :data:`SAMPLE_KINDS`.
+        n: number of samples per domain (>= 1).
+        seed: non-negative seed of the whole data set.
+        shape: main image shape (see :data:`DEFAULT_SHAPES`); for ``oct_confocal`` the OCT's ``(depth, H, W)``, the
+            confocal stacks being ``(9, H, W)``.
+        split: train/test (or train/validation/test) fractions of the seeded split, as seed 003's 70/30.
+
+    Returns:
+        The path of the datalist.
+
+    Raises:
+        ConfigError: for an unknown kind or ``n < 1``.
+    """
+    if kind not in SAMPLE_KINDS:
+        raise ConfigError(None, f"unknown sample kind {kind!r}: use one of {', '.join(SAMPLE_KINDS)}")
+    if int(n) < 1:
+        raise ConfigError(None, f"n must be at least 1, not {n}")
+    shape = tuple(shape) if shape is not None else DEFAULT_SHAPES[kind]
+    out = Path(out_dir)
+    writer, (folder_a, folder_b) = _WRITERS[kind]
+    for i in range(int(n)):
+        writer(out, i, seed, shape)
+    modality_a, modality_b, paired = SAMPLE_KINDS[kind]
+    datalist = make_datalist(
+        out / folder_a,
+        out / folder_b,
+        paired=paired,
+        split=split,
+        seed=seed,
+        name=f"medtranslate sample {kind}",
+        description=(
+            f"Synthetic {modality_a} / {modality_b} phantoms from medtranslate.data.samples "
+            f"(kind {kind!r}, n={n}, seed={seed}, shape={list(shape)}); not patient data."
+        ),
+        modality_a=modality_a,
+        modality_b=modality_b,
+    )
+    return write_datalist(datalist, out / "datalist.json")
