@@ -1,0 +1,87 @@
+"""Side-by-side PNG figures (input projection | output projection), drawn with matplotlib's Agg canvas."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medtranslate.errors import InputError
+from medtranslate.utils.atomic import atomic_path
+
+__all__ = ["to_display", "save_side_by_side"]
+
+
+def to_display(image: Any, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Turn a 2D grayscale or RGB image into an (H, W) or (H, W, 3) float array in [0, 1] for display.
+
+    Args:
+        image: (H, W), (1, H, W), (3, H, W) or (H, W, 3), numpy array or torch tensor.
+        value_range: (low, high) mapped to black and white; ``None`` stretches the 1st to 99th percentile of the
+            image (all channels together, so colour balance is kept).
+
+    Raises:
+        InputError: when the image is not 2D grayscale or RGB, or holds no finite value.
+    """
+    a = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
+    a = np.asarray(a, dtype=np.float32)
+    if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):  # channel-first
+        a = np.moveaxis(a, 0, -1)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] != 3):
+        raise InputError(None, f"a figure panel must be a 2D grayscale or RGB image, got shape {np.shape(image)}")
+    finite = np.isfinite(a)
+    if not finite.any():
+        raise InputError(None, "a figure panel holds no finite value")
+    if value_range is None:
+        lo, hi = (float(v) for v in np.percentile(a[finite], [1, 99]))
+    else:
+        lo, hi = float(value_range[0]), float(value_range[1])
+    scale = hi - lo if hi > lo else 1.0
+    return np.clip((np.where(finite, a, lo) - lo) / scale, 0.0, 1.0)
+
+
+def save_side_by_side(
+    left: Any,
+    right: Any,
+    path: str | os.PathLike,
+    titles: Sequence[str] = ("input (projection)", "output (projection)"),
+    value_ranges: Sequence[tuple[float, float] | None] = (None, None),
+    panel_inches: float = 4.0,
+    dpi: int = 100,
+) -> Path:
+    """Save two images next to each other as a PNG (for example OCT en-face projection | translated confocal one).
+
+    Args:
+        left: first image (see :func:`to_display` for the accepted layouts).
+        right: second image.
+        path: the PNG to write (through a temporary file and a rename).
+        titles: the two panel titles.
+        value_ranges: display range of each panel, ``None`` for a 1-99 percentile stretch.
+        panel_inches: width of each panel in inches.
+        dpi: resolution.
+
+    Returns:
+        The PNG path.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = [to_display(left, value_ranges[0]), to_display(right, value_ranges[1])]
+    aspect = max(p.shape[0] / p.shape[1] for p in panels)
+    fig = Figure(figsize=(2 * panel_inches, panel_inches * aspect + 0.4), dpi=dpi)
+    FigureCanvasAgg(fig)
+    for i, (panel, title) in enumerate(zip(panels, titles)):
+        ax = fig.add_subplot(1, 2, i + 1)
+        ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.set_axis_off()
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    return out
