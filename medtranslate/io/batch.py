@@ -454,7 +454,7 @@ def convert_tree(
     refs = _select(refs, series_uid, src)
     if not refs:
         raise InputError(src, "no image files found")
-    refs.sort(key=lambda r: r.key)
+    refs.sort(key=lambda r: (r.key, [str(p) for p in r.paths]))
 
     items, tasks = _plan(refs, dst, to, overwrite, anonymize)
     for item in items:  # failures found while planning (name collisions) are announced like the others
