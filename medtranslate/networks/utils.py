@@ -267,6 +267,8 @@ def check_input(
     Raises:
         ValueError: saying which axis is wrong and what it must be; the input is never silently cropped.
     """
+    if torch.jit.is_tracing():  # shapes are tensors while tracing: a TorchScript trace carries no Python checks
+        return
     if x.ndim != spatial_dims + 2:
         raise ValueError(
             f"{name} expects a {spatial_dims + 2}-D tensor (N, C, {spatial_dims} spatial axes), got shape "
