@@ -1,4 +1,4 @@
-"""Gradient loss (seed 000, after Sun et al. 2021): L1 between the spatial gradients of a generator's input and output."""
+"""Gradient loss (seed 000, after Sun et al. 2021): L1 between spatial gradients of a generator's input and output."""
 
 from __future__ import annotations
 
