@@ -22,6 +22,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 #: (name, module) of every sub-command, in the order ``--help`` lists them.
 COMMANDS: list[tuple[str, str]] = [
     ("convert", "medtranslate.cli.convert"),
+    ("demo", "medtranslate.cli.demo"),
 ]
 
 EXIT_OK = 0

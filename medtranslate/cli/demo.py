@@ -1,0 +1,310 @@
+"""``medtranslate demo``: the main job on built-in sample data, as a list of steps.
+
+Steps today: generate the sample data sets, convert NIfTI volumes to DICOM, convert that DICOM back to NIfTI and check
+the round trip (values and geometry), convert confocal TIFF stacks to NIfTI. Each step reads what earlier steps left in
+the shared :class:`DemoContext` and returns a summary for the report. Later steps (train, translate, evaluate) are added
+by appending a :class:`DemoStep` to :data:`STEPS`. torch and MONAI are imported only when a step needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medtranslate.errors import ConfigError
+from medtranslate.utils.atomic import atomic_path
+
+__all__ = ["DemoContext", "DemoStep", "STEPS", "QUICK", "FULL", "register", "run", "run_demo"]
+
+#: Sample sizes: kind -> (n per domain, main shape). ``--quick`` is for tests and CI.
+QUICK: dict[str, tuple[int, tuple[int, ...]]] = {
+    "ct_mr": (2, (40, 40, 20)),
+    "oct_confocal": (2, (24, 48, 48)),
+    "fundus": (2, (128, 128)),
+}
+FULL: dict[str, tuple[int, tuple[int, ...]]] = {
+    "ct_mr": (4, (96, 96, 48)),
+    "oct_confocal": (4, (48, 96, 96)),
+    "fundus": (4, (256, 256)),
+}
+_AFFINE_TOL_MM = 1e-3
+
+
+@dataclass
+class DemoContext:
+    """What the steps share.
+
+    Args:
+        output: the demo's output folder.
+        quick: small samples (seconds instead of tens of seconds).
+        jobs: worker processes for conversions.
+        seed: seed of the sample data.
+        state: values a step leaves for later steps (e.g. ``"datasets"``: kind -> datalist path).
+        outputs: (what, path) lines printed at the end and kept in the report.
+        failed: number of failed items or checks (non-zero makes the exit status 1).
+    """
+
+    output: Path
+    quick: bool = False
+    jobs: int = 1
+    seed: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
+    outputs: list[tuple[str, str]] = field(default_factory=list)
+    failed: int = 0
+
+    def add_output(self, what: str, path: str | os.PathLike) -> None:
+        """Record an output to print and report.
+
+        Args:
+            what: a short description.
+            path: where it went.
+        """
+        self.outputs.append((what, str(path)))
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """One step of the demo.
+
+    Args:
+        name: short identifier (used in the report and by ``run_demo(steps=...)``).
+        title: one line saying what it does.
+        run: ``run(ctx) -> dict`` doing the work and returning the step's summary for the report.
+        needs: module names the step imports; a step whose module is missing fails with a clear message.
+    """
+
+    name: str
+    title: str
+    run: Callable[[DemoContext], dict[str, Any]]
+    needs: tuple[str, ...] = ()
+
+
+def _samples(ctx: DemoContext) -> dict[str, Any]:
+    from medtranslate.data.datalist import load_datalist
+    from medtranslate.data.samples import write_sample_dataset
+
+    sizes = QUICK if ctx.quick else FULL
+    datasets, summary = {}, {}
+    for kind, (n, shape) in sizes.items():
+        path = write_sample_dataset(ctx.output / "samples" / kind, kind, n=n, seed=ctx.seed, shape=shape)
+        load_datalist(path)  # the written datalist must validate, files included
+        datasets[kind] = path
+        summary[kind] = {"datalist": str(path), "n": n, "shape": list(shape)}
+        ctx.add_output(f"sample data set {kind} (datalist)", path)
+    ctx.state["datasets"] = datasets
+    return summary
+
+
+def _convert(ctx: DemoContext, src: Path, dst: Path, to: str, report: Path) -> Any:
+    from medtranslate.io.batch import convert_tree
+
+    result = convert_tree(src, dst, to, jobs=ctx.jobs, overwrite=True, report=report, progress=False)
+    ctx.failed += result.n_failed
+    return result
+
+
+def _batch_summary(result: Any, report: Path) -> dict[str, Any]:
+    return {
+        "converted": result.n_converted,
+        "skipped": result.n_skipped,
+        "failed": [{"input": i.input, "reason": i.reason} for i in result.failed],
+        "report": str(report),
+        "outputs": [{"input": i.input, "output": i.output} for i in result.items if i.status != "failed"],
+    }
+
+
+def _nifti_to_dicom(ctx: DemoContext) -> dict[str, Any]:
+    samples = ctx.output / "samples"
+    summary, sources = {}, {}
+    for name, src in (("ct_mr", samples / "ct_mr"), ("oct", samples / "oct_confocal" / "oct")):
+        dst = ctx.output / "dicom" / name
+        report = ctx.output / "reports" / f"nifti_to_dicom_{name}.json"
+        result = _convert(ctx, src, dst, "dicom", report)
+        summary[name] = _batch_summary(result, report)
+        sources.update({os.path.abspath(i.output): i.input for i in result.items if i.status != "failed"})
+        ctx.add_output(f"DICOM series from NIfTI ({name})", dst)
+    ctx.state["dicom_sources"] = sources  # DICOM folder -> the NIfTI it came from
+    return summary
+
+
+def _compare(original: str, roundtrip: str) -> dict[str, Any]:
+    import numpy as np
+
+    from medtranslate.io import load_image
+
+    a, b = load_image(original), load_image(roundtrip)
+    out: dict[str, Any] = {"original": original, "roundtrip": roundtrip, "shape": list(a.shape)}
+    aff = np.abs(np.asarray(a.meta["affine"], float) - np.asarray(b.meta["affine"], float)).max()
+    out["affine_max_diff_mm"] = float(aff)
+    if tuple(a.shape) != tuple(b.shape):
+        out.update(ok=False, problem=f"shape {tuple(a.shape)} came back as {tuple(b.shape)}")
+        return out
+    diff = float(np.abs(a.numpy().astype(np.float64) - b.numpy().astype(np.float64)).max())
+    out["max_abs_diff"] = diff
+    out["ok"] = bool(diff == 0.0 and aff <= _AFFINE_TOL_MM)
+    if not out["ok"]:
+        out["problem"] = f"values differ by up to {diff:g}, affine by up to {aff:g} mm"
+    return out
+
+
+def _dicom_to_nifti(ctx: DemoContext) -> dict[str, Any]:
+    src, dst = ctx.output / "dicom", ctx.output / "nifti_from_dicom"
+    report = ctx.output / "reports" / "dicom_to_nifti.json"
+    result = _convert(ctx, src, dst, "nifti", report)
+    summary = _batch_summary(result, report)
+    sources = ctx.state.get("dicom_sources", {})
+    checks = []
+    for item in result.items:
+        origin = sources.get(os.path.abspath(item.input))
+        if item.status == "failed" or origin is None:
+            continue
+        check = _compare(origin, item.output)
+        ctx.failed += 0 if check["ok"] else 1
+        checks.append(check)
+    summary["roundtrip"] = checks
+    summary["roundtrip_exact"] = sum(c["ok"] for c in checks)
+    ctx.add_output("NIfTI from the DICOM series (round trip)", dst)
+    return summary
+
+
+def _tiff_to_nifti(ctx: DemoContext) -> dict[str, Any]:
+    src, dst = ctx.output / "samples" / "oct_confocal" / "confocal", ctx.output / "nifti_from_tiff"
+    report = ctx.output / "reports" / "tiff_to_nifti.json"
+    result = _convert(ctx, src, dst, "nifti", report)
+    ctx.add_output("NIfTI from the confocal TIFF stacks", dst)
+    return _batch_summary(result, report)
+
+
+_IO = ("medtranslate.io", "medtranslate.io.batch")
+#: The demo, in order. Append a DemoStep to extend it.
+STEPS: list[DemoStep] = [
+    DemoStep("samples", "generate the sample data sets (CT/MR, OCT/confocal, fundus) with their datalists", _samples),
+    DemoStep("nifti_to_dicom", "convert the CT, MR and OCT NIfTI volumes to DICOM series", _nifti_to_dicom, _IO),
+    DemoStep(
+        "dicom_to_nifti", "convert the DICOM series back to NIfTI and check values and geometry", _dicom_to_nifti, _IO
+    ),
+    DemoStep("tiff_to_nifti", "convert the confocal RGB TIFF stacks to NIfTI", _tiff_to_nifti, _IO),
+]
+
+
+def _missing(modules: Sequence[str]) -> list[str]:
+    import importlib.util
+
+    missing = []
+    for name in modules:
+        try:
+            if importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except ModuleNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def run_demo(
+    output: str | os.PathLike,
+    quick: bool = False,
+    jobs: int = 1,
+    seed: int = 0,
+    steps: Sequence[str] | None = None,
+    echo: Callable[[str], None] = print,
+) -> tuple[DemoContext, Path]:
+    """Run the demo steps into ``output`` and write ``output/demo_report.json``.
+
+    Args:
+        output: the output folder (created when missing; outputs of an earlier run are rewritten).
+        quick: small samples, for tests and CI.
+        jobs: worker processes for conversions.
+        seed: seed of the sample data.
+        steps: names of the steps to run (default: all of :data:`STEPS`, in order).
+        echo: where progress lines go.
+
+    Returns:
+        ``(context, report path)``; ``context.failed`` counts failed items and checks.
+
+    Raises:
+        ConfigError: for an unknown step name, or a step whose modules are missing.
+        MedTranslateError: from a step that cannot run at all (bad destination, unreadable samples).
+    """
+    names = [s.name for s in STEPS]
+    chosen = list(names if steps is None else steps)
+    unknown = [s for s in chosen if s not in names]
+    if unknown:
+        raise ConfigError(None, f"unknown demo step(s) {', '.join(unknown)}: use {', '.join(names)}")
+    ctx = DemoContext(output=Path(output), quick=quick, jobs=jobs, seed=seed)
+    ctx.output.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {"output": str(ctx.output.absolute()), "quick": quick, "seed": seed, "steps": []}
+    selected = [s for s in STEPS if s.name in chosen]
+    echo(f"medtranslate demo -> {ctx.output}")
+    t_all = time.perf_counter()
+    for k, step in enumerate(selected, 1):
+        missing = _missing(step.needs)
+        if missing:
+            raise ConfigError(None, f"demo step {step.name!r} needs {', '.join(missing)}, which is not installed")
+        echo(f"[{k}/{len(selected)}] {step.name}: {step.title}")
+        before, t0 = ctx.failed, time.perf_counter()
+        summary = step.run(ctx)
+        seconds = time.perf_counter() - t0
+        status = "ok" if ctx.failed == before else "failed items"
+        record["steps"].append({"name": step.name, "status": status, "seconds": round(seconds, 3), "summary": summary})
+        echo(f"      {status} in {seconds:.1f} s")
+    record["seconds"] = round(time.perf_counter() - t_all, 3)
+    record["failed"] = ctx.failed
+    record["outputs"] = [{"what": w, "path": p} for w, p in ctx.outputs]
+    report = ctx.output / "demo_report.json"
+    with atomic_path(report) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    echo("outputs:")
+    for what, path in ctx.outputs:
+        echo(f"  {what}: {path}")
+    echo(f"report: {report}")
+    echo(f"done in {record['seconds']:.1f} s" + (f", {ctx.failed} failed item(s) or check(s)" if ctx.failed else ""))
+    return ctx, report
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``demo`` sub-command.
+
+    Args:
+        subparsers: the dispatcher's sub-parsers.
+
+    Returns:
+        The ``demo`` parser (its ``func`` is :func:`run`).
+    """
+    parser = subparsers.add_parser(
+        "demo",
+        help="generate sample data and run the main job on it (what `make demo` runs)",
+        description="Generate the built-in sample data into OUTPUT/samples, batch-convert it (NIfTI -> DICOM -> NIfTI "
+        "with a round-trip check, TIFF -> NIfTI), write OUTPUT/demo_report.json and print where each output went.",
+    )
+    parser.add_argument("--output", "-o", required=True, metavar="DIR", help="output folder (created when missing)")
+    parser.add_argument("--quick", action="store_true", help="small samples: seconds instead of tens of seconds")
+    parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="conversion worker processes (1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample data (0)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo from parsed arguments.
+
+    Args:
+        args: the parsed command line (``output``, ``quick``, ``jobs``, ``seed``).
+
+    Returns:
+        0 when every item and check passed, 1 otherwise.
+
+    Raises:
+        MedTranslateError: when a step cannot run (the dispatcher prints it, exit status 2).
+    """
+    if args.seed < 0:
+        raise ConfigError(None, f"--seed must be 0 or more, not {args.seed}")
+    if args.jobs < 0:
+        raise ConfigError(None, f"--jobs must be 0 (one per CPU core) or more, not {args.jobs}")
+    ctx, _ = run_demo(args.output, quick=args.quick, jobs=args.jobs, seed=args.seed)
+    return 1 if ctx.failed else 0
