@@ -6,12 +6,20 @@ Import nothing above this layer: a network never knows about files, bundles or t
 from __future__ import annotations
 
 from medtranslate.networks.blocks import PaddedConv, ResidualBlock, SpatialPad
+from medtranslate.networks.classifiers import (
+    CLASSIFIERS,
+    FeatureClassifier,
+    build_classifier,
+    load_classifier_weights,
+)
+from medtranslate.networks.despeckle import DespeckleNet
 from medtranslate.networks.discriminators import (
     PATCH_DISCRIMINATOR_PRESETS,
     PatchDiscriminator,
     WGANCritic,
     patch_discriminator_preset,
 )
+from medtranslate.networks.edsr import EDSR, EDSRResBlock
 from medtranslate.networks.init import init_weights
 from medtranslate.networks.resnet_generator import (
     RESNET_GENERATOR_PRESETS,
@@ -20,8 +28,17 @@ from medtranslate.networks.resnet_generator import (
 )
 from medtranslate.networks.unet_generator import UNetGenerator
 from medtranslate.networks.utils import count_parameters, receptive_field
+from medtranslate.networks.vae import ResidualVAE
 
 __all__ = [
+    "CLASSIFIERS",
+    "DespeckleNet",
+    "EDSR",
+    "EDSRResBlock",
+    "FeatureClassifier",
+    "ResidualVAE",
+    "build_classifier",
+    "load_classifier_weights",
     "PATCH_DISCRIMINATOR_PRESETS",
     "PaddedConv",
     "PatchDiscriminator",
