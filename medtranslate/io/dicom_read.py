@@ -1,0 +1,228 @@
+"""Read a DICOM series (classic single-frame files, enhanced or legacy multi-frame files) into a MetaTensor."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from medtranslate.errors import InputError
+from medtranslate.io.dicom_enhanced import frame_planes, group_value, is_multiframe
+from medtranslate.io.dicom_series import (
+    IDENTITY_TAGS,
+    Plane,
+    describe_series,
+    floats,
+    group_series,
+    plane_geometry,
+    read_header,
+)
+from medtranslate.io.formats import format_from_suffix, is_sidecar, looks_like_dicom
+from medtranslate.io.validate import to_metatensor
+
+if TYPE_CHECKING:
+    from monai.data import MetaTensor
+
+__all__ = ["load_dicom_files", "load_dicom_folder", "dicom_candidates"]
+
+_PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def dicom_candidates(folder: Path) -> list[Path]:
+    """Files under ``folder`` (recursively, sorted) that may be DICOM: a DICOM suffix, or no image suffix + preamble.
+
+    Args:
+        folder: the folder to walk.
+    """
+    out = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            p = Path(root, name)
+            if is_sidecar(p):
+                continue
+            fmt = format_from_suffix(p)
+            if fmt == "dicom" or (fmt is None and looks_like_dicom(p)):
+                out.append(p)
+    return out
+
+
+def _read(path: Path) -> Any:
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, force=True)
+    except Exception as e:  # noqa: BLE001 - every parse failure is one "cannot be read" line
+        raise InputError(path, f"is not a readable DICOM file ({' '.join(str(e).split())[:200]})") from e
+    if not any(t in ds for t in _PIXEL_TAGS):
+        if "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
+            raise InputError(path, "is not a DICOM file")
+        kind = getattr(ds.SOPClassUID, "name", str(ds.SOPClassUID)) if "SOPClassUID" in ds else "object"
+        raise InputError(path, f"is a DICOM {kind} without pixel data, not an image")
+    if "Rows" not in ds or "Columns" not in ds:
+        raise InputError(path, "has pixel data but no Rows/Columns")
+    return ds
+
+
+def _decode(ds: Any, path: Path) -> np.ndarray:
+    """Decoded pixels as (frames, rows, cols[, 3]); palette colour is expanded to RGB."""
+    try:
+        arr = ds.pixel_array
+        if str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR":
+            from pydicom.pixels import apply_color_lut
+
+            arr = apply_color_lut(arr, ds)
+    except Exception as e:  # noqa: BLE001 - decoder errors (truncated data, missing codec) become one line
+        ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        ts_name = getattr(ts, "name", str(ts)) if ts else "unknown transfer syntax"
+        raise InputError(path, f"has pixel data that cannot be decoded ({ts_name}): {' '.join(str(e).split())}") from e
+    samples = 3 if arr.ndim >= 3 and arr.shape[-1] == 3 and int(ds.get("SamplesPerPixel", 1)) == 3 else 1
+    spatial = arr.ndim - (1 if samples == 3 else 0)
+    if spatial == 2:
+        arr = arr[None]
+    return arr
+
+
+def _classic_plane(ds: Any, path: Path) -> Plane:
+    thickness = None
+    for tag in ("SpacingBetweenSlices", "SliceThickness"):
+        v = floats(ds.get(tag), 1)
+        if v is not None and v[0] > 0:
+            thickness = float(v[0])
+            break
+    slope, intercept = floats(ds.get("RescaleSlope"), 1), floats(ds.get("RescaleIntercept"), 1)
+    spacing = floats(ds.get("PixelSpacing"), 2)
+    return Plane(
+        path=path,
+        frame=0,
+        rows=int(ds.Rows),
+        cols=int(ds.Columns),
+        position=floats(ds.get("ImagePositionPatient"), 3),
+        orientation=floats(ds.get("ImageOrientationPatient"), 6),
+        pixel_spacing=spacing if spacing is not None else floats(ds.get("ImagerPixelSpacing"), 2),
+        thickness=thickness,
+        slope=float(slope[0]) if slope is not None else 1.0,
+        intercept=float(intercept[0]) if intercept is not None else 0.0,
+        sop_uid=str(ds.get("SOPInstanceUID", "")),
+    )
+
+
+def _smallest_int(lo: float, hi: float) -> type:
+    for dt in (np.int16, np.int32):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return dt
+    return np.int64
+
+
+def _identity(ds: Any, planes: list[Plane], first: Plane) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for tag in IDENTITY_TAGS:
+        if tag in ds:
+            value = ds.get(tag)
+            out[tag] = "" if value is None else str(value)
+    pvt = "PixelValueTransformationSequence"
+    slope = ds.get("RescaleSlope") if "RescaleSlope" in ds else group_value(ds, first.frame, pvt, "RescaleSlope")
+    if slope is not None:
+        out["RescaleSlope"] = float(first.slope)
+        out["RescaleIntercept"] = float(first.intercept)
+        rescale_type = ds.get("RescaleType") or group_value(ds, first.frame, pvt, "RescaleType")
+        if rescale_type:
+            out["RescaleType"] = str(rescale_type)
+    sops = list(dict.fromkeys(p.sop_uid for p in planes if p.sop_uid))
+    out["SOPInstanceUIDs"] = "\\".join(sops)  # slice order; a string so that MONAI's collate can batch it
+    return out
+
+
+def load_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> MetaTensor:
+    """Read the files of ONE series into a channel-first MetaTensor, slices ordered along the slice normal.
+
+    Args:
+        paths: the series' files (any order; multi-frame files give one slice per frame).
+        origin: the file or folder the user named (used in errors and ``meta["filename_or_obj"]``).
+
+    Returns:
+        ``(1, X, Y, Z)`` for grayscale, ``(3, X, Y, Z)`` for colour (``(C, X, Y)`` for a single image), with
+        RescaleSlope/Intercept applied, an RAS affine and ``meta["mt_dicom"]`` (identity tags, rescale,
+        ``SOPInstanceUIDs`` in slice order).
+
+    Raises:
+        InputError: unreadable files, files without pixel data, undecodable pixels, and everything
+            :func:`~medtranslate.io.dicom_series.plane_geometry` refuses.
+    """
+    datasets: dict[Path, Any] = {}
+    planes: list[Plane] = []
+    for p in paths:
+        ds = _read(Path(p))
+        datasets[Path(p)] = ds
+        planes.extend(frame_planes(ds, Path(p)) if is_multiframe(ds) else [_classic_plane(ds, Path(p))])
+    order, affine, _known = plane_geometry(planes, origin)
+    samples = {int(ds.get("SamplesPerPixel", 1)) for ds in datasets.values()}
+    if len(samples) > 1:
+        raise InputError(origin, "mixes grayscale and colour images; it is not one volume")
+    decoded: dict[Path, np.ndarray] = {}
+    slices = []
+    for idx in order:
+        plane = planes[idx]
+        if plane.path not in decoded:
+            decoded[plane.path] = _decode(datasets[plane.path], plane.path)
+        frames = decoded[plane.path]
+        if plane.frame >= frames.shape[0]:
+            raise InputError(plane.path, f"declares more frames than its pixel data holds ({frames.shape[0]})")
+        slices.append(frames[plane.frame])
+    color = slices[0].ndim == 3
+    if color:
+        vol = np.stack(slices, axis=0).transpose(3, 2, 1, 0)  # (N, rows, cols, 3) -> (3, cols, rows, N)
+    else:
+        stored = np.stack(slices, axis=0)
+        ordered = [planes[i] for i in order]
+        identity = all(p.slope == 1.0 and p.intercept == 0.0 for p in ordered)
+        integral = all(float(p.slope).is_integer() and float(p.intercept).is_integer() for p in ordered)
+        slope = np.asarray([p.slope for p in ordered])[:, None, None]
+        intercept = np.asarray([p.intercept for p in ordered])[:, None, None]
+        if identity and np.issubdtype(stored.dtype, np.integer):
+            values = stored
+        elif integral and np.issubdtype(stored.dtype, np.integer):
+            wide = stored.astype(np.int64) * slope.astype(np.int64) + intercept.astype(np.int64)
+            values = wide.astype(_smallest_int(float(wide.min()), float(wide.max())))
+        else:
+            values = (stored.astype(np.float64) * slope + intercept).astype(np.float32)
+        vol = values.transpose(2, 1, 0)[None]  # (N, rows, cols) -> (1, cols, rows, N)
+    if vol.shape[-1] == 1:
+        vol = vol[..., 0]
+    first = planes[order[0]]
+    meta = {"mt_dicom": _identity(datasets[first.path], [planes[i] for i in order], first)}
+    return to_metatensor(vol, affine, origin, "dicom", meta)
+
+
+def load_dicom_folder(folder: Path, series_uid: str | None = None) -> MetaTensor:
+    """Read one series from a folder tree of DICOM files.
+
+    Args:
+        folder: the folder (searched recursively).
+        series_uid: the SeriesInstanceUID to read; required when the folder holds several series.
+
+    Raises:
+        InputError: no DICOM files, several series and no ``series_uid``, an unknown ``series_uid``, or any error
+            of :func:`load_dicom_files`.
+    """
+    candidates = dicom_candidates(folder)
+    headers = [h for h in (read_header(p) for p in candidates) if h is not None]
+    if not headers:
+        if candidates:
+            raise InputError(candidates[0], "is not a readable DICOM file")
+        raise InputError(folder, "holds no DICOM files (pass an image file itself for other formats)")
+    groups = group_series(headers)
+    if series_uid is not None:
+        if series_uid not in groups:
+            raise InputError(folder, f"has no series {series_uid}; it holds: {describe_series(groups)}")
+        chosen = groups[series_uid]
+    elif len(groups) > 1:
+        listing = describe_series(groups)
+        raise InputError(folder, f"holds {len(groups)} DICOM series, pick one with series_uid: {listing}")
+    else:
+        chosen = next(iter(groups.values()))
+    return load_dicom_files([h.path for h in chosen], folder)

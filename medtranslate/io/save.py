@@ -1,0 +1,144 @@
+"""``save_image``: write a channel-first image in the format its suffix (or ``fmt``) names, atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from medtranslate.errors import OutputError
+from medtranslate.io.formats import write_format
+
+if TYPE_CHECKING:
+    import torch
+    from monai.data import MetaTensor
+
+__all__ = ["save_image", "WRITABLE"]
+
+#: formats :func:`save_image` writes.
+WRITABLE = ("nifti", "dicom", "nrrd", "mha", "tiff", "png", "jpeg")
+
+
+def _affine_4x4(affine: Any) -> np.ndarray | None:
+    a = np.asarray(affine.detach().cpu() if hasattr(affine, "detach") else affine, dtype=np.float64)
+    if a.shape == (3, 3):
+        a = np.array([[a[0, 0], a[0, 1], 0, a[0, 2]], [a[1, 0], a[1, 1], 0, a[1, 2]], [0, 0, 1, 0], [0, 0, 0, 1]])
+    return a if a.shape == (4, 4) else None
+
+
+def _unpack(img: Any, reference: Any, path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(array, affine, meta) from a MetaTensor / tensor / ndarray; geometry from its meta, else the reference."""
+    meta: dict = dict(getattr(img, "meta", {}) or {})
+    if hasattr(img, "detach"):
+        import torch
+
+        t = img.detach().cpu()
+        t = t.as_tensor() if hasattr(t, "as_tensor") else t
+        array = (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t).numpy()
+    else:
+        array = np.asarray(img)
+    affine = _affine_4x4(img.affine) if hasattr(img, "affine") else None
+    if affine is None and reference is not None and hasattr(reference, "affine"):
+        if tuple(getattr(reference, "shape", ())[1:]) == tuple(array.shape[1:]):
+            affine = _affine_4x4(reference.affine)
+    if affine is None:
+        affine = np.eye(4)
+    if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        raise OutputError(path, "the image's affine is degenerate or not finite; cannot write its geometry")
+    return array, affine, meta
+
+
+def _storage(array: np.ndarray) -> np.ndarray:
+    """float64/float16 -> float32, bool -> uint8, int64 -> int32 when it fits; other types kept."""
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8)
+    if np.issubdtype(array.dtype, np.floating):
+        return array.astype(np.float32, copy=False)
+    if array.dtype in (np.int64, np.uint64) and array.size:
+        if np.iinfo(np.int32).min <= array.min() and array.max() <= np.iinfo(np.int32).max:
+            return array.astype(np.int32)
+    return array
+
+
+def save_image(
+    img: MetaTensor | torch.Tensor | np.ndarray,
+    path: str | os.PathLike,
+    *,
+    fmt: str | None = None,
+    reference: MetaTensor | None = None,
+    anonymize: bool = False,
+    synthetic: bool = False,
+    description: str | None = None,
+    modality: str | None = None,
+) -> Path:
+    """Write a channel-first image ``(C, X, Y[, Z])``, C = 1 or 3 (RGB), keeping its geometry.
+
+    Args:
+        img: the image; geometry from ``img.meta["affine"]`` (a plain tensor/array takes the reference's affine when
+            the spatial shapes match, else identity).
+        path: the destination file, or the folder to create for ``fmt="dicom"``.
+        fmt: ``"nifti"``, ``"dicom"``, ``"nrrd"``, ``"mha"``, ``"tiff"``, ``"png"`` or ``"jpeg"``; ``None`` picks from
+            the suffix (``.nii``/``.nii.gz``, ``.nrrd``, ``.mha``, ``.tif``/``.tiff``, ``.png``, ``.jpg``/``.jpeg``).
+        reference: the source image; its ``meta["mt_dicom"]`` gives DICOM identity, study and series references
+            (default: ``img``'s own ``mt_dicom``).
+        anonymize: DICOM: replace patient identity, dates and UIDs, and drop references to the source instances.
+        synthetic: a model made the image: DICOM SeriesDescription / NIfTI descrip start with ``"SYNTHETIC"``.
+        description: free text added to those descriptions (e.g. the model name).
+        modality: DICOM output Modality (e.g. ``"MR"`` for a CT->MR model); default: the source's for conversions,
+            ``"OT"`` (Secondary Capture) for synthetic images.
+
+    Returns:
+        The final path.
+
+    Raises:
+        OutputError: unknown format, unsupported shape or channel count, 3D to PNG/JPEG, values DICOM cannot
+            store, or a destination that cannot be written.
+    """
+    path = Path(path)
+    kind = write_format(path, fmt)
+    if kind not in WRITABLE:
+        raise OutputError(
+            path,
+            f"unknown output format {kind or path.suffix or '(no suffix)'}; use .nii.gz, .nii, .nrrd, .mha, "
+            ".tif, .png, .jpg, or fmt='dicom'",
+        )
+    array, affine, meta = _unpack(img, reference, path)
+    if array.ndim not in (3, 4) or array.shape[0] not in (1, 3):
+        raise OutputError(
+            path, f"cannot save shape {tuple(array.shape)}: expected channel-first (C, X, Y[, Z]) with C = 1 or 3"
+        )
+    array = _storage(array)
+    ref_meta = dict(getattr(reference, "meta", {}) or {}) if reference is not None else meta
+    source = dict(ref_meta.get("mt_dicom") or meta.get("mt_dicom") or {})
+    if kind == "dicom":
+        from medtranslate.io.dicom_write import save_dicom
+
+        return save_dicom(
+            array,
+            affine,
+            path,
+            source=source,
+            anonymize=anonymize,
+            synthetic=synthetic,
+            description=description,
+            modality=modality,
+        )
+    if kind == "nifti":
+        from medtranslate.io.dicom_write import series_description
+        from medtranslate.io.nifti import save_nifti
+
+        descrip = series_description(synthetic, description, source.get("SeriesDescription"), limit=79)
+        return save_nifti(array, affine, path, descrip)
+    if kind in ("nrrd", "mha"):
+        from medtranslate.io.itk_io import save_itk
+
+        return save_itk(array, affine, path)
+    if kind == "tiff":
+        from medtranslate.io.tiff import save_tiff
+
+        return save_tiff(array, affine, path)
+    from medtranslate.io.raster import save_raster
+
+    return save_raster(array, path, kind)
