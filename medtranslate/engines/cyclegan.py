@@ -1,0 +1,264 @@
+"""CycleGAN training (Zhu et al. 2017) for 2D and 3D, as a ``monai.engines.Trainer``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from monai.engines import Trainer
+from monai.engines.utils import default_metric_cmp_fn
+from torch import nn
+from torch.optim import Optimizer
+
+from medtranslate.engines.base import TrainingMixin, logits_of, set_requires_grad, to_channels_last
+from medtranslate.engines.distributed import unwrap
+from medtranslate.engines.handlers.nan_guard import finite_loss_values
+from medtranslate.engines.image_pool import ImagePool
+from medtranslate.engines.losses import build_adversarial_loss, default_gradient_penalty, identity_input
+from medtranslate.errors import ConfigError
+from medtranslate.losses import CycleLoss, GradientLoss, IdentityLoss
+
+__all__ = ["CycleGANTrainer"]
+
+
+class CycleGANTrainer(TrainingMixin, Trainer):
+    """Unpaired translation A <-> B with two generators, two discriminators and two image pools.
+
+    Naming: ``g_ab`` maps A to B and ``g_ba`` B to A; ``d_a`` judges images of domain A (real A against
+    ``g_ba(B)``) and ``d_b`` images of domain B. Each iteration, as in the reference implementation:
+
+    1. ``fake_B = g_ab(A)``, ``rec_A = g_ba(fake_B)``, ``fake_A = g_ba(B)``, ``rec_B = g_ab(fake_A)``.
+    2. Generators (discriminators frozen): adversarial terms ``adv(d_b(fake_B), real)`` and
+       ``adv(d_a(fake_A), real)``; ``lambda_cycle * cycle(rec, real)`` both ways; identity
+       ``lambda_identity * lambda_cycle * identity(g_ab(B), B)`` and the same for ``g_ba(A)`` (for grayscale <->
+       RGB give ``IdentityLoss(channel_policy="repeat"|"luminance")``: its ``prepare_input`` adapts the image fed
+       to the generator); and ``lambda_gradient * gradient(fake, input)`` comparing the edges of each translation
+       with its input (``GradientLoss`` reduces differing channel counts itself).
+    3. Discriminators on real images and on fakes drawn from the history pools:
+       ``0.5 * (adv(d(real), real) + adv(d(pool(fake)), fake))`` (+ gradient penalty for WGAN-GP).
+
+    One optimiser updates both generators and one both discriminators (Adam, beta1 0.5 in every seed).
+    Batches are dicts ``{keys[0]: A, keys[1]: B}`` with images in [-1, 1].
+
+    Args:
+        device: the device of the step.
+        max_epochs: epochs to train.
+        train_data_loader: yields the batch dicts (use :class:`~medtranslate.engines.ResumableSampler` for exact
+            resume and DDP).
+        g_ab: generator A -> B (may be DDP-wrapped).
+        g_ba: generator B -> A.
+        d_a: discriminator of domain A, returning logits (or MONAI's feature list, logits last).
+        d_b: discriminator of domain B.
+        g_optimizer: optimiser over both generators' parameters.
+        d_optimizer: optimiser over both discriminators' parameters.
+        adversarial_loss: ``loss(logits, target_is_real, for_discriminator=...)`` or a mode name for
+            ``medtranslate.losses.AdversarialLoss`` (``"lsgan"`` as in seed 003; seed 000 uses BCE).
+        cycle_loss: ``loss(reconstruction, real)``; default ``CycleLoss()`` (L1; ``ssim_weight`` mixes in SSIM).
+        identity_loss: ``loss(identity_output, real)``; default ``IdentityLoss()`` (L1, equal channels only).
+        gradient_loss: ``loss(translation, input)``; default ``medtranslate.losses.GradientLoss`` when
+            ``lambda_gradient > 0``.
+        gradient_penalty: ``penalty(critic, real, fake)`` added to each discriminator loss; default: medtranslate's
+            for WGAN-GP, none otherwise.
+        lambda_cycle: cycle weight (10).
+        lambda_identity: identity weight as a fraction of ``lambda_cycle`` (0.5); 0 turns identity off.
+        lambda_gradient: gradient-loss weight (0 = off; seed 000's best model uses it).
+        pool_size: history pool size (50); 0 feeds the discriminators the current fakes only.
+        pool_storage_device: where pools keep images (``"cpu"`` saves GPU memory in 3D); default: beside them.
+        seed: seed of the pools' generators.
+        schedulers: epoch-level LR schedulers (e.g. two :class:`~medtranslate.engines.LinearDecayLR`).
+        amp: ``"bf16"``, ``"fp16"`` (with a GradScaler) or ``None``.
+        accumulation_steps: iterations per optimiser step.
+        channels_last: channels-last inputs (convert the networks yourself, or let this do it: it does).
+        resume_from: checkpoint file or folder to resume from when the run starts.
+        keys: batch keys of domain A and B.
+        epoch_length: iterations per epoch; default ``len(train_data_loader)``.
+        non_blocking: asynchronous host -> device copies.
+        train_handlers: ignite/MONAI handlers to attach.
+        key_train_metric: MONAI key metric (rarely used for GANs).
+        additional_metrics: more MONAI metrics.
+        metric_cmp_fn: compares key metric values.
+        optim_set_to_none: ``zero_grad(set_to_none=...)``.
+        event_names: extra ignite events.
+        event_to_attr: ignite event -> state attribute map.
+    """
+
+    def __init__(
+        self,
+        device: str | torch.device,
+        max_epochs: int,
+        train_data_loader: Iterable,
+        g_ab: nn.Module,
+        g_ba: nn.Module,
+        d_a: nn.Module,
+        d_b: nn.Module,
+        g_optimizer: Optimizer,
+        d_optimizer: Optimizer,
+        adversarial_loss: Callable | str = "lsgan",
+        cycle_loss: Callable | None = None,
+        identity_loss: Callable | None = None,
+        gradient_loss: Callable | None = None,
+        gradient_penalty: Callable | None = None,
+        lambda_cycle: float = 10.0,
+        lambda_identity: float = 0.5,
+        lambda_gradient: float = 0.0,
+        pool_size: int = 50,
+        pool_storage_device: str | torch.device | None = None,
+        seed: int = 0,
+        schedulers: Sequence[Any] | Any | None = None,
+        amp: str | bool | None = None,
+        accumulation_steps: int = 1,
+        channels_last: bool = False,
+        resume_from: str | None = None,
+        keys: Sequence[str] = ("A", "B"),
+        epoch_length: int | None = None,
+        non_blocking: bool = False,
+        train_handlers: Sequence | None = None,
+        key_train_metric: dict | None = None,
+        additional_metrics: dict | None = None,
+        metric_cmp_fn: Callable = default_metric_cmp_fn,
+        optim_set_to_none: bool = True,
+        event_names: list | None = None,
+        event_to_attr: dict | None = None,
+    ) -> None:
+        super().__init__(
+            device=device,
+            max_epochs=max_epochs,
+            data_loader=train_data_loader,
+            epoch_length=epoch_length,
+            non_blocking=non_blocking,
+            key_metric=key_train_metric,
+            additional_metrics=additional_metrics,
+            metric_cmp_fn=metric_cmp_fn,
+            handlers=train_handlers,
+            amp=False,  # AMP is handled here for any device and dtype (MONAI's hard-codes cuda autocast)
+            event_names=event_names,
+            event_to_attr=event_to_attr,
+            decollate=False,
+        )
+        if channels_last:
+            for net in (g_ab, g_ba, d_a, d_b):
+                to_channels_last(net)
+        self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.adversarial_loss = build_adversarial_loss(adversarial_loss)
+        self.gradient_penalty = (
+            gradient_penalty if gradient_penalty is not None else default_gradient_penalty(adversarial_loss)
+        )
+        self.cycle_loss = cycle_loss if cycle_loss is not None else CycleLoss()
+        self.identity_loss = identity_loss if identity_loss is not None else IdentityLoss()
+        self.gradient_loss = gradient_loss
+        self.lambda_cycle = float(lambda_cycle)
+        self.lambda_identity = float(lambda_identity)
+        self.lambda_gradient = float(lambda_gradient)
+        self.pool_a = ImagePool(pool_size, seed=seed, storage_device=pool_storage_device)
+        self.pool_b = ImagePool(pool_size, seed=seed + 1, storage_device=pool_storage_device)
+        self.keys = tuple(keys)
+        self.optim_set_to_none = optim_set_to_none
+        self._init_training(amp, accumulation_steps, schedulers, channels_last, resume_from)
+
+    # -- checkpoint protocol -------------------------------------------------------------------------------------
+    def checkpoint_networks(self) -> dict[str, nn.Module]:
+        """The four networks by checkpoint key.
+
+        Returns:
+            ``g_ab``, ``g_ba``, ``d_a``, ``d_b``.
+        """
+        return {"g_ab": self.g_ab, "g_ba": self.g_ba, "d_a": self.d_a, "d_b": self.d_b}
+
+    def checkpoint_optimizers(self) -> dict[str, Optimizer]:
+        """The two optimisers by checkpoint key.
+
+        Returns:
+            ``g_optimizer``, ``d_optimizer``.
+        """
+        return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
+
+    def _checkpoint_extras(self) -> dict[str, Any]:
+        return {"pool_a": self.pool_a, "pool_b": self.pool_b}
+
+    # -- the step ------------------------------------------------------------------------------------------------
+    def _gradient_criterion(self, spatial_dims: int) -> Callable:
+        if self.gradient_loss is None:
+            self.gradient_loss = GradientLoss(spatial_dims)
+        return self.gradient_loss
+
+    def _identity_terms(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        w = self.lambda_identity * self.lambda_cycle
+        idt_b = self.g_ab(identity_input(self.identity_loss, real_b, real_a.shape[1]))
+        idt_a = self.g_ba(identity_input(self.identity_loss, real_a, real_b.shape[1]))
+        try:
+            return {
+                "loss_idt_B": w * self.identity_loss(idt_b, real_b),
+                "loss_idt_A": w * self.identity_loss(idt_a, real_a),
+            }
+        except ValueError as e:  # channel counts the criterion cannot reconcile: a configuration problem
+            raise ConfigError(None, f"identity loss: {e}; or set lambda_identity to 0") from e
+
+    def _discriminator_loss(self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        adv = self.adversarial_loss
+        loss = 0.5 * (
+            adv(logits_of(d(real)), True, for_discriminator=True)
+            + adv(logits_of(d(fake)), False, for_discriminator=True)
+        )
+        if self.gradient_penalty is not None:
+            loss = loss + self.gradient_penalty(d, real, fake)
+        return loss
+
+    def _train_step(self, batchdata: Any) -> dict[str, Any]:
+        real_a = self._to_device(batchdata[self.keys[0]])
+        real_b = self._to_device(batchdata[self.keys[1]])
+        zero, step = self._accumulation_flags()
+        nets = (self.g_ab, self.g_ba, self.d_a, self.d_b)
+        for net in nets:
+            net.train()
+        if zero:
+            self.g_optimizer.zero_grad(set_to_none=self.optim_set_to_none)
+            self.d_optimizer.zero_grad(set_to_none=self.optim_set_to_none)
+        adv = self.adversarial_loss
+
+        # generators; the frozen discriminators run unwrapped so DDP does not wait for gradients they never get
+        set_requires_grad((self.d_a, self.d_b), False)
+        with self._autocast():
+            fake_b = self.g_ab(real_a)
+            rec_a = self.g_ba(fake_b)
+            fake_a = self.g_ba(real_b)
+            rec_b = self.g_ab(fake_a)
+            g_terms = {
+                "loss_adv_AB": adv(logits_of(unwrap(self.d_b)(fake_b)), True, for_discriminator=False),
+                "loss_adv_BA": adv(logits_of(unwrap(self.d_a)(fake_a)), True, for_discriminator=False),
+                "loss_cycle_A": self.lambda_cycle * self.cycle_loss(rec_a, real_a),
+                "loss_cycle_B": self.lambda_cycle * self.cycle_loss(rec_b, real_b),
+            }
+            if self.lambda_identity > 0:
+                g_terms.update(self._identity_terms(real_a, real_b))
+            if self.lambda_gradient > 0:
+                grad = self._gradient_criterion(real_a.ndim - 2)
+                g_terms["loss_grad_AB"] = self.lambda_gradient * grad(fake_b, real_a)
+                g_terms["loss_grad_BA"] = self.lambda_gradient * grad(fake_a, real_b)
+            loss_g = sum(g_terms.values())
+        values = finite_loss_values({"loss_G": loss_g, **g_terms}, self)
+        self._backward(loss_g)
+        if step:
+            self._optimizer_step(self.g_optimizer)
+
+        # discriminators, on real images and on fakes from the history pools
+        set_requires_grad((self.d_a, self.d_b), True)
+        with self._autocast():
+            loss_d_a = self._discriminator_loss(self.d_a, real_a, self.pool_a.query(fake_a))
+            loss_d_b = self._discriminator_loss(self.d_b, real_b, self.pool_b.query(fake_b))
+        values.update(finite_loss_values({"loss_D_A": loss_d_a, "loss_D_B": loss_d_b}, self))
+        self._backward(loss_d_a + loss_d_b)
+        if step:
+            self._optimizer_step(self.d_optimizer)
+            self._update_scaler()
+
+        images = {
+            "real_A": real_a,
+            "fake_B": fake_b,
+            "rec_A": rec_a,
+            "real_B": real_b,
+            "fake_A": fake_a,
+            "rec_B": rec_b,
+        }
+        return {**{k: v.detach() for k, v in images.items()}, **values}
