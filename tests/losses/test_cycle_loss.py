@@ -49,3 +49,18 @@ def test_bad_arguments():
         CycleLoss(ssim_weight=1.5)
     with pytest.raises(ValueError, match="differ in shape"):
         CycleLoss()(torch.zeros(1, 1, 4, 4), torch.zeros(1, 3, 4, 4))
+
+
+def test_losses_build_from_bundle_config():
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser(
+        {
+            "cycle": {"_target_": "medtranslate.losses.CycleLoss", "ssim_weight": 0.84},
+            "gan": {"_target_": "medtranslate.losses.AdversarialLoss", "mode": "lsgan"},
+            "idt": {"_target_": "medtranslate.losses.IdentityLoss", "channel_policy": "repeat"},
+        }
+    )
+    assert parser.get_parsed_content("cycle").ssim_weight == 0.84
+    assert parser.get_parsed_content("gan").mode == "lsgan"
+    assert parser.get_parsed_content("idt").channel_policy == "repeat"

@@ -62,3 +62,20 @@ def test_gradients_and_autocast(spatial_dims):
 def test_bad_scale(scale):
     with pytest.raises(ValueError, match="scale"):
         EDSR(scale=scale)
+
+
+def test_task_networks_build_from_bundle_config():
+    """EDSR, DespeckleNet, ResidualVAE and the classifier factory are `_target_`-instantiable."""
+    from monai.bundle import ConfigParser
+
+    config = {
+        "edsr": {"_target_": "medtranslate.networks.EDSR", "channels": 8, "num_res_blocks": 1, "scale": 4},
+        "despeckle": {"_target_": "medtranslate.networks.DespeckleNet", "spatial_dims": 3, "median_filter": True},
+        "vae": {"_target_": "medtranslate.networks.ResidualVAE", "image_size": 16, "channels": [4], "strides": [2]},
+        "clf": {"_target_": "medtranslate.networks.build_classifier", "name": "resnet18", "in_channels": 1},
+    }
+    parser = ConfigParser(config)
+    assert parser.get_parsed_content("edsr")(torch.rand(1, 3, 4, 4)).shape == (1, 3, 16, 16)
+    assert parser.get_parsed_content("despeckle").spatial_dims == 3
+    assert parser.get_parsed_content("vae").latent_size == 256
+    assert parser.get_parsed_content("clf")(torch.rand(2, 1, 32, 32))[0].shape == (2, 2)
