@@ -74,6 +74,29 @@ class _RNGCheckpoint:
         set_rng_state(dict(state))
 
 
+class _GradCheckpoint:
+    """Checkpoint adaptor for gradients accumulated inside an unfinished accumulation window (empty otherwise)."""
+
+    def __init__(self, trainer: TrainingMixin) -> None:
+        self.trainer = trainer
+
+    def _params(self) -> dict[str, list[nn.Parameter]]:
+        return {k: list(unwrap(v).parameters()) for k, v in self.trainer.checkpoint_networks().items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.trainer.at_step_boundary:
+            return {}
+        return {
+            k: [None if p.grad is None else p.grad.detach().clone() for p in ps] for k, ps in self._params().items()
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for k, ps in self._params().items():
+            for p, g in zip(ps, state.get(k, [None] * len(ps))):
+                p.grad = None if g is None else g.to(device=p.device, dtype=p.dtype).clone()
+        self.trainer.at_step_boundary = not state
+
+
 class TrainingMixin:
     """Mixed into ``monai.engines.Trainer`` subclasses; call :meth:`_init_training` after ``super().__init__``.
 
@@ -187,10 +210,11 @@ class TrainingMixin:
         The mapping also works as ``save_dict``/``load_dict`` of MONAI's ``CheckpointSaver``/``CheckpointLoader``.
 
         Returns:
-            ``trainer`` (epoch and iteration), ``rng``, the networks (unwrapped), optimisers, ``scheduler_<i>``,
-            ``grad_scaler`` (fp16), trainer-specific state (image pools) and what handlers registered.
+            ``trainer`` (epoch and iteration), ``rng``, ``pending_grads`` (gradients of an unfinished accumulation
+            window, else empty), the networks (unwrapped), optimisers, ``scheduler_<i>``, ``grad_scaler`` (fp16),
+            trainer-specific state (image pools) and what handlers registered.
         """
-        objs: dict[str, Any] = {"trainer": self, "rng": _RNGCheckpoint(self)}
+        objs: dict[str, Any] = {"trainer": self, "rng": _RNGCheckpoint(self), "pending_grads": _GradCheckpoint(self)}
         objs.update({k: unwrap(v) for k, v in self.checkpoint_networks().items()})
         objs.update(self.checkpoint_optimizers())
         for i, sched in enumerate(self.schedulers):

@@ -103,7 +103,7 @@ def save_checkpoint(trainer: Any, path: str | os.PathLike, record_last: bool = T
         "epoch": int(trainer.state.epoch),
         "iteration": int(trainer.state.iteration),
         "medtranslate": __version__,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
     atomic_save_torch(payload, path)
     if record_last:
