@@ -203,10 +203,11 @@ def _describe(err: Any) -> list[str]:
         for key in (k for k in inst if k not in allowed):
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
-            out.append(f"{where}: unknown key {key!r} ({hint})")
+            at = f"{where}.{key}" if key.isidentifier() else f"{where}[{key!r}]"
+            out.append(f"{at}: unknown key {key!r} ({hint})")
         return out
     if kind == "required":
-        return [f"{where}: missing key {err.validator_value[0]!r}" if len(err.validator_value) == 1 else err.message]
+        return [f"{where}: missing key {key!r}" for key in err.validator_value if key not in inst]
     if kind == "minItems" and isinstance(inst, list):
         return [f"{where}: empty list (a domain or pair list needs at least one item; leave the key out instead)"]
     if kind == "minProperties" and where.count(".") == 1 and where[2:] in SPLITS:
