@@ -166,7 +166,11 @@ class VolumeTranslator:
                     f"the network maps a {tuple(x.shape[2:])} window to {tuple(y.shape[2:])}: choose a roi_size that "
                     "the network keeps (divisible by 2 ** number of downsamplings)",
                 )
-            return y.float()
+            y = y.float()
+            # MONAI weights the window output in place: never hand it a view of the input or an expanded tensor
+            if not y.is_contiguous() or y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr():
+                y = y.clone(memory_format=torch.contiguous_format)
+            return y
 
         return run
 
