@@ -447,10 +447,10 @@ def convert_tree(
     if report is not None and Path(report).parent.exists() and not os.access(Path(report).parent, os.W_OK):
         raise OutputError(report, "cannot write the report: its folder is not writable")
 
-    absdst = Path(os.path.abspath(dst))
-    refs = [  # a destination inside the source tree: its outputs are not inputs
-        ref for ref in find_series(src) if not all(_is_within(Path(os.path.abspath(p)), absdst) for p in ref.paths)
-    ]
+    absdst, abssrc = Path(os.path.abspath(dst)), Path(os.path.abspath(src))
+    refs = find_series(src)
+    if src.is_dir() and _is_within(absdst, abssrc):  # a destination inside the source tree: its outputs are no inputs
+        refs = [ref for ref in refs if not all(_is_within(Path(os.path.abspath(p)), absdst) for p in ref.paths)]
     refs = _select(refs, series_uid, src)
     if not refs:
         raise InputError(src, "no image files found")
