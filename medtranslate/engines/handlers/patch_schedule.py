@@ -38,6 +38,7 @@ class ProgressivePatchSize:
         if not self.schedule or self.schedule[0][0] > 1:
             raise ConfigError(None, f"the patch-size schedule must start at epoch 1, got {schedule!r}")
         self.dataset = dataset
+        self._target: Any = None
 
     def size_for(self, epoch: int) -> tuple[int, ...]:
         """The patch size of a 1-based epoch.
@@ -66,7 +67,7 @@ class ProgressivePatchSize:
         dataset = self.dataset if self.dataset is not None else getattr(engine.data_loader, "dataset", None)
         if not hasattr(dataset, "set_patch_size"):
             raise ConfigError(None, f"progressive patch size needs a dataset with set_patch_size, not {type(dataset)}")
-        self.dataset = dataset
+        self._target = dataset
         engine.add_event_handler(Events.EPOCH_STARTED, self)
 
     def __call__(self, engine: Any) -> None:
@@ -76,5 +77,5 @@ class ProgressivePatchSize:
             engine: the trainer.
         """
         size = self.size_for(engine.state.epoch)
-        self.dataset.set_patch_size(size)
+        self._target.set_patch_size(size)
         engine.state.patch_size = size
