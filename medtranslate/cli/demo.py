@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medtranslate.errors import ConfigError
+from medtranslate.errors import ConfigError, OutputError
 from medtranslate.utils.atomic import atomic_path
 
 __all__ = ["DemoContext", "DemoStep", "STEPS", "QUICK", "FULL", "register", "run", "run_demo"]
@@ -29,8 +30,8 @@ QUICK: dict[str, tuple[int, tuple[int, ...]]] = {
     "fundus": (2, (128, 128)),
 }
 FULL: dict[str, tuple[int, tuple[int, ...]]] = {
-    "ct_mr": (4, (96, 96, 48)),
-    "oct_confocal": (4, (48, 96, 96)),
+    "ct_mr": (4, (80, 80, 40)),
+    "oct_confocal": (4, (40, 80, 80)),
     "fundus": (4, (256, 256)),
 }
 _AFFINE_TOL_MM = 1e-3
@@ -48,6 +49,7 @@ class DemoContext:
         state: values a step leaves for later steps (e.g. ``"datasets"``: kind -> datalist path).
         outputs: (what, path) lines printed at the end and kept in the report.
         failed: number of failed items or checks (non-zero makes the exit status 1).
+        echo: where progress lines go.
     """
 
     output: Path
@@ -57,6 +59,7 @@ class DemoContext:
     state: dict[str, Any] = field(default_factory=dict)
     outputs: list[tuple[str, str]] = field(default_factory=list)
     failed: int = 0
+    echo: Callable[[str], None] = print
 
     def add_output(self, what: str, path: str | os.PathLike) -> None:
         """Record an output to print and report.
@@ -76,12 +79,14 @@ class DemoStep:
         name: short identifier (used in the report and by ``run_demo(steps=...)``).
         title: one line saying what it does.
         run: ``run(ctx) -> dict`` doing the work and returning the step's summary for the report.
+        outputs: names under the output folder that the step writes; a rerun removes them first.
         needs: module names the step imports; a step whose module is missing fails with a clear message.
     """
 
     name: str
     title: str
     run: Callable[[DemoContext], dict[str, Any]]
+    outputs: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
 
 
@@ -153,6 +158,13 @@ def _compare(original: str, roundtrip: str) -> dict[str, Any]:
     return out
 
 
+def _rel(path: str, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _dicom_to_nifti(ctx: DemoContext) -> dict[str, Any]:
     src, dst = ctx.output / "dicom", ctx.output / "nifti_from_dicom"
     report = ctx.output / "reports" / "dicom_to_nifti.json"
@@ -160,13 +172,13 @@ def _dicom_to_nifti(ctx: DemoContext) -> dict[str, Any]:
     summary = _batch_summary(result, report)
     sources = ctx.state.get("dicom_sources", {})
     checks = []
-    for item in result.items:
-        origin = sources.get(os.path.abspath(item.input))
-        if item.status == "failed" or origin is None:
-            continue
-        check = _compare(origin, item.output)
+    done = [(sources.get(os.path.abspath(i.input)), i.output) for i in result.items if i.status != "failed"]
+    for origin, output in sorted((o, out) for o, out in done if o is not None):
+        check = _compare(origin, output)
         ctx.failed += 0 if check["ok"] else 1
         checks.append(check)
+        verdict = "identical values and geometry" if check["ok"] else f"MISMATCH: {check['problem']}"
+        ctx.echo(f"      {_rel(origin, ctx.output)} -> {_rel(output, ctx.output)}: {verdict}")
     summary["roundtrip"] = checks
     summary["roundtrip_exact"] = sum(c["ok"] for c in checks)
     ctx.add_output("NIfTI from the DICOM series (round trip)", dst)
@@ -184,13 +196,58 @@ def _tiff_to_nifti(ctx: DemoContext) -> dict[str, Any]:
 _IO = ("medtranslate.io", "medtranslate.io.batch")
 #: The demo, in order. Append a DemoStep to extend it.
 STEPS: list[DemoStep] = [
-    DemoStep("samples", "generate the sample data sets (CT/MR, OCT/confocal, fundus) with their datalists", _samples),
-    DemoStep("nifti_to_dicom", "convert the CT, MR and OCT NIfTI volumes to DICOM series", _nifti_to_dicom, _IO),
     DemoStep(
-        "dicom_to_nifti", "convert the DICOM series back to NIfTI and check values and geometry", _dicom_to_nifti, _IO
+        "samples",
+        "generate the sample data sets (CT/MR, OCT/confocal, fundus) with their datalists",
+        _samples,
+        outputs=("samples",),
     ),
-    DemoStep("tiff_to_nifti", "convert the confocal RGB TIFF stacks to NIfTI", _tiff_to_nifti, _IO),
+    DemoStep(
+        "nifti_to_dicom",
+        "convert the CT, MR and OCT NIfTI volumes to DICOM series",
+        _nifti_to_dicom,
+        outputs=("dicom", "reports/nifti_to_dicom_ct_mr.json", "reports/nifti_to_dicom_oct.json"),
+        needs=_IO,
+    ),
+    DemoStep(
+        "dicom_to_nifti",
+        "convert the DICOM series back to NIfTI and check values and geometry",
+        _dicom_to_nifti,
+        outputs=("nifti_from_dicom", "reports/dicom_to_nifti.json"),
+        needs=_IO,
+    ),
+    DemoStep(
+        "tiff_to_nifti",
+        "convert the confocal RGB TIFF stacks to NIfTI",
+        _tiff_to_nifti,
+        outputs=("nifti_from_tiff", "reports/tiff_to_nifti.json"),
+        needs=_IO,
+    ),
 ]
+#: Marks a folder as the demo's own, so a rerun may replace the outputs it holds.
+MARKER = ".medtranslate-demo"
+
+
+def _prepare_output(out: Path, steps: Sequence[DemoStep]) -> None:
+    """Create the output folder, or clear the outputs of ``steps`` left there by an earlier demo run.
+
+    A folder that is not empty and was not made by the demo is refused, so the demo never deletes a user's files.
+    """
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise OutputError(out, "is not empty and was not made by `medtranslate demo`: choose a new or empty folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text("made by `medtranslate demo`: a rerun replaces the demo's outputs here\n")
+        for name in ("demo_report.json", *(o for s in steps for o in s.outputs)):
+            old = out / name
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            elif old.exists() or old.is_symlink():
+                old.unlink()
+    except OSError as e:
+        raise OutputError(out, f"cannot prepare the output folder ({e.strerror or e})") from e
 
 
 def _missing(modules: Sequence[str]) -> list[str]:
@@ -217,7 +274,8 @@ def run_demo(
     """Run the demo steps into ``output`` and write ``output/demo_report.json``.
 
     Args:
-        output: the output folder (created when missing; outputs of an earlier run are rewritten).
+        output: the output folder: new, empty, or one an earlier demo run made (the outputs of the selected steps
+            are then replaced; nothing else there is touched).
         quick: small samples, for tests and CI.
         jobs: worker processes for conversions.
         seed: seed of the sample data.
@@ -229,6 +287,7 @@ def run_demo(
 
     Raises:
         ConfigError: for an unknown step name, or a step whose modules are missing.
+        OutputError: when ``output`` is a file, or a non-empty folder the demo did not make.
         MedTranslateError: from a step that cannot run at all (bad destination, unreadable samples).
     """
     names = [s.name for s in STEPS]
@@ -236,16 +295,17 @@ def run_demo(
     unknown = [s for s in chosen if s not in names]
     if unknown:
         raise ConfigError(None, f"unknown demo step(s) {', '.join(unknown)}: use {', '.join(names)}")
-    ctx = DemoContext(output=Path(output), quick=quick, jobs=jobs, seed=seed)
-    ctx.output.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(output=Path(output), quick=quick, jobs=jobs, seed=seed, echo=echo)
     record: dict[str, Any] = {"output": str(ctx.output.absolute()), "quick": quick, "seed": seed, "steps": []}
     selected = [s for s in STEPS if s.name in chosen]
-    echo(f"medtranslate demo -> {ctx.output}")
-    t_all = time.perf_counter()
-    for k, step in enumerate(selected, 1):
+    for step in selected:
         missing = _missing(step.needs)
         if missing:
             raise ConfigError(None, f"demo step {step.name!r} needs {', '.join(missing)}, which is not installed")
+    _prepare_output(ctx.output, selected)
+    echo(f"medtranslate demo -> {ctx.output}")
+    t_all = time.perf_counter()
+    for k, step in enumerate(selected, 1):
         echo(f"[{k}/{len(selected)}] {step.name}: {step.title}")
         before, t0 = ctx.failed, time.perf_counter()
         summary = step.run(ctx)

@@ -79,36 +79,42 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def _ct_mr(out: Path, i: int, seed: int, shape: Sequence[int]) -> None:
+def _ct_mr(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Path]:
     s = _item_seed(seed, "ct_mr", 0, i)  # one seed per subject: the CT and the MR share its anatomy
     affine = head_affine(shape)
     ct = np.round(ct_head(shape, s)).astype(np.int16)
     mr = np.round(mr_head(shape, s)).astype(np.int16)
-    _write_nifti(ct, affine, out / "ct" / f"subject_{i:03d}.nii.gz", f"medtranslate sample CT phantom (HU) seed {s}")
-    _write_nifti(mr, affine, out / "mr" / f"subject_{i:03d}.nii.gz", f"medtranslate sample T1 MR phantom seed {s}")
+    a, b = out / "ct" / f"subject_{i:03d}.nii.gz", out / "mr" / f"subject_{i:03d}.nii.gz"
+    _write_nifti(ct, affine, a, f"medtranslate sample CT phantom (HU) seed {s}")
+    _write_nifti(mr, affine, b, f"medtranslate sample T1 MR phantom seed {s}")
+    return a, b
 
 
-def _oct_confocal(out: Path, i: int, seed: int, shape: Sequence[int]) -> None:
+def _oct_confocal(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Path]:
     d, h, w = shape
     s_oct, s_conf = _item_seed(seed, "oct_confocal", 0, i), _item_seed(seed, "oct_confocal", 1, i)
     affine = np.diag([*(f / n for f, n in zip(OCT_FOV_MM, shape)), 1.0])
     desc = f"medtranslate sample OCT (depth, H, W) seed {s_oct}"
-    _write_nifti(_to_uint8(oct_volume(shape, s_oct)), affine, out / "oct" / f"eye_{i:03d}.nii.gz", desc)
+    a, b = out / "oct" / f"eye_{i:03d}.nii.gz", out / "confocal" / f"flatmount_{i:03d}.tif"
+    _write_nifti(_to_uint8(oct_volume(shape, s_oct)), affine, a, desc)
     stack = _to_uint8(confocal_stack((CONFOCAL_SLICES, h, w), s_conf))
     px = CONFOCAL_FOV_UM / max(h, w)
-    _write_tiff_rgb(stack, out / "confocal" / f"flatmount_{i:03d}.tif", px, 1.5 * px)
+    _write_tiff_rgb(stack, b, px, 1.5 * px)
+    return a, b
 
 
-def _fundus(out: Path, i: int, seed: int, shape: Sequence[int]) -> None:
+def _fundus(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Path]:
     image, mask = fundus_image(shape, _item_seed(seed, "fundus", 0, i))
-    _write_png(mask.astype(np.uint8) * 255, out / "vessels" / f"eye_{i:03d}.png")
-    _write_png(_to_uint8(image), out / "fundus" / f"eye_{i:03d}.png")
+    a, b = out / "vessels" / f"eye_{i:03d}.png", out / "fundus" / f"eye_{i:03d}.png"
+    _write_png(mask.astype(np.uint8) * 255, a)
+    _write_png(_to_uint8(image), b)
+    return a, b
 
 
-_WRITERS: dict[str, tuple[Callable[[Path, int, int, Sequence[int]], None], tuple[str, str]]] = {
-    "ct_mr": (_ct_mr, ("ct", "mr")),
-    "oct_confocal": (_oct_confocal, ("oct", "confocal")),
-    "fundus": (_fundus, ("vessels", "fundus")),
+_WRITERS: dict[str, Callable[[Path, int, int, Sequence[int]], tuple[Path, Path]]] = {
+    "ct_mr": _ct_mr,
+    "oct_confocal": _oct_confocal,
+    "fundus": _fundus,
 }
 
 
@@ -132,7 +138,8 @@ def write_sample_dataset(
     - ``"fundus"``: ``vessels/eye_NNN.png`` (0/255 vessel mask) and ``fundus/eye_NNN.png`` (RGB); pairs for
       vessel-map -> fundus translation.
 
-    Files are written atomically; the same arguments always give the same files.
+    Files are written atomically; the same arguments always give the same images. The datalist lists exactly the files
+    written by this call (other files already in ``out_dir`` are left alone and not listed).
 
     Args:
         out_dir: folder of the data set (created when missing).
@@ -155,13 +162,11 @@ def write_sample_dataset(
         raise ConfigError(None, f"n must be at least 1, not {n}")
     shape = tuple(shape) if shape is not None else DEFAULT_SHAPES[kind]
     out = Path(out_dir)
-    writer, (folder_a, folder_b) = _WRITERS[kind]
-    for i in range(int(n)):
-        writer(out, i, seed, shape)
+    written = [_WRITERS[kind](out, i, seed, shape) for i in range(int(n))]
     modality_a, modality_b, paired = SAMPLE_KINDS[kind]
-    datalist = make_datalist(
-        out / folder_a,
-        out / folder_b,
+    datalist = make_datalist(  # from the files written now, not a folder scan: older files there are not listed
+        [a for a, _ in written],
+        [b for _, b in written],
         paired=paired,
         split=split,
         seed=seed,
