@@ -266,11 +266,11 @@ def plane_geometry(planes: Sequence[Plane], origin: str | os.PathLike) -> tuple[
         sorted_pos = positions[order]
         gaps = np.diff(dist[order])
         if gaps.min() < 1e-3:
-            dup = int((gaps < 1e-3).sum()) + 1
+            distinct = int((gaps >= 1e-3).sum()) + 1
             raise InputError(
                 origin,
-                f"has {dup} images sharing slice positions (several acquisitions, echoes or time points in one "
-                "series); 4D series are not supported",
+                f"has {len(planes)} images at only {distinct} distinct slice positions (several acquisitions, "
+                "echoes or time points in one series); 4D series are not supported",
             )
         step_vec = (sorted_pos[-1] - sorted_pos[0]) / (len(planes) - 1)
         expected = sorted_pos[0] + np.arange(len(planes))[:, None] * step_vec

@@ -60,7 +60,10 @@ def test_nifti_descrip_marks_synthetic(tmp_path):
     assert "converted by medtranslate" in nib.load(out).header["descrip"].item().decode().lower()
 
 
-@pytest.mark.parametrize("name", ["anatomical.nii", "reoriented_anat_moved.nii", "standard.nii.gz", "resampled_anat_moved.nii"])
+REAL_NIFTI = ["anatomical.nii", "reoriented_anat_moved.nii", "standard.nii.gz", "resampled_anat_moved.nii"]
+
+
+@pytest.mark.parametrize("name", REAL_NIFTI)
 def test_real_nifti_files_match_nibabel(name):
     ref = nib.load(NIB_DATA / name)
     img = load_image(NIB_DATA / name)
