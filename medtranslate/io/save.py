@@ -40,6 +40,8 @@ def _unpack(img: Any, reference: Any, path: Path) -> tuple[np.ndarray, np.ndarra
     else:
         array = np.asarray(img)
     affine = _affine_4x4(img.affine) if hasattr(img, "affine") else None
+    if affine is not None and str(meta.get("space", "RAS")).upper() == "LPS":  # e.g. LoadImage(affine_lps_to_ras=False)
+        affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ affine
     if affine is None and reference is not None and hasattr(reference, "affine"):
         if tuple(getattr(reference, "shape", ())[1:]) == tuple(array.shape[1:]):
             affine = _affine_4x4(reference.affine)
