@@ -342,7 +342,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Generate the built-in sample data into OUTPUT/samples, batch-convert it (NIfTI -> DICOM -> NIfTI "
         "with a round-trip check, TIFF -> NIfTI), write OUTPUT/demo_report.json and print where each output went.",
     )
-    parser.add_argument("--output", "-o", required=True, metavar="DIR", help="output folder (created when missing)")
+    parser.add_argument(
+        "--output", "-o", required=True, metavar="DIR", help="output folder: new, empty, or one an earlier demo made"
+    )
     parser.add_argument("--quick", action="store_true", help="small samples: seconds instead of tens of seconds")
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="conversion worker processes (1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample data (0)")

@@ -314,8 +314,8 @@ def _image_suffix(name: str) -> str | None:
 def _is_dicom(path: Path) -> bool:
     if path.suffix.lower() in _DICOM_SUFFIXES:
         return True
-    if path.suffix and path.suffix.lower() not in (".ima",) and not path.suffix[1:].isdigit():
-        return False  # DICOM files without a suffix (or with a numeric one) are common; anything else is not one
+    if path.suffix and not path.suffix[1:].isdigit():
+        return False  # DICOM files without a suffix (or with a numeric one, as UIDs) are common; other suffixes are not
     try:
         with open(path, "rb") as f:
             head = f.read(132)
