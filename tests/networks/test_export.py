@@ -54,6 +54,7 @@ def test_torchscript_trace_save_load(factory, shape, tmp_path):
         torch.testing.assert_close(loaded(x), net(x))
 
 
+@pytest.mark.slow  # starts a Python process that imports torch and MONAI: 7 s on a quiet machine, ~18 s loaded
 def test_bundle_ckpt_export_of_resnet_generator(tmp_path):
     """The MONAI bundle route: config with ``_target_``, checkpoint, ``python -m monai.bundle ckpt_export``."""
     net_config = {
