@@ -68,17 +68,22 @@ def window_borders(
 
 @dataclass(frozen=True)
 class SeamScore:
-    """Mean absolute finite difference across window-border planes and across all other planes.
+    """Mean absolute finite difference across window-border planes and across the other planes, per axis.
+
+    Axes are compared with themselves only: anisotropic stacks (thin OCT slabs) have different gradients along depth
+    and in-plane, so pooling the axes would hide or invent seams.
 
     Args:
-        border: mean |difference| across border planes.
-        other: mean |difference| across the other planes.
-        ratio: ``border / other``.
-        border_planes: number of border planes (all axes).
+        border: per axis, mean |difference| across border planes (NaN for an axis with a single window).
+        other: per axis, mean |difference| across the other planes.
+        ratios: per axis, ``border / other`` (NaN for an axis with a single window).
+        ratio: the worst (largest) per-axis ratio: ~1 means no visible seam.
+        border_planes: number of border planes, all axes.
     """
 
-    border: float
-    other: float
+    border: tuple[float, ...]
+    other: tuple[float, ...]
+    ratios: tuple[float, ...]
     ratio: float
     border_planes: int
 
@@ -86,7 +91,7 @@ class SeamScore:
 def seam_score(
     image: Any, roi_size: Sequence[int], overlap: Sequence[float] | float, interior_margin: int = 0
 ) -> SeamScore:
-    """Compare the gradient energy on window borders with the rest of an output.
+    """Compare, axis by axis, the gradient energy on window borders with the rest of an output.
 
     Args:
         image: the translated output, (..., *spatial): the last ``len(roi_size)`` axes are spatial, leading axes
@@ -106,17 +111,22 @@ def seam_score(
     sd = len(roi_size)
     spatial = tuple(x.shape[-sd:])
     borders = window_borders(spatial, roi_size, overlap)
-    sums = {True: 0.0, False: 0.0}
-    counts = {True: 0, False: 0}
+    nan = float("nan")
+    border, other, ratios, count = [], [], [], 0
     for axis, planes in enumerate(borders):
         dim = x.ndim - sd + axis
         diff = x.diff(dim=dim).abs().movedim(dim, 0)  # diff[p - 1] crosses plane p
         per_plane = diff.reshape(diff.shape[0], -1).mean(1)
-        for p in range(1 + interior_margin, spatial[axis] - interior_margin):
-            key = p in planes
-            sums[key] += float(per_plane[p - 1])
-            counts[key] += 1
-    if counts[True] == 0 or counts[False] == 0:
+        inside = range(1 + interior_margin, spatial[axis] - interior_margin)
+        on = [float(per_plane[p - 1]) for p in inside if p in planes]
+        off = [float(per_plane[p - 1]) for p in inside if p not in planes]
+        b = sum(on) / len(on) if on else nan
+        o = sum(off) / len(off) if off else nan
+        border.append(b)
+        other.append(o)
+        ratios.append(nan if not on or not off else (b / o if o > 0 else float("inf")))
+        count += len(on)
+    valid = [r for r in ratios if r == r]
+    if not valid:
         raise ConfigError(None, "no window border inside the image (a single window): there is no seam to measure")
-    border, other = sums[True] / counts[True], sums[False] / counts[False]
-    return SeamScore(border, other, border / other if other > 0 else float("inf"), counts[True])
+    return SeamScore(tuple(border), tuple(other), tuple(ratios), max(valid), count)

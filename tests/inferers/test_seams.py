@@ -67,7 +67,10 @@ def test_seam_score_on_a_step_and_errors():
     step = torch.zeros(1, 32)
     step[:, 16:] = 1.0  # a jump exactly where a 16-wide window ends
     score = seam_score(step, (16,), 0.0)
-    assert score.other == 0.0 and score.border == 1.0 and score.ratio == float("inf")
+    assert score.other == (0.0,) and score.border == (1.0,) and score.ratio == float("inf")
+    ramp = torch.arange(32.0)[:, None] * 10 + torch.arange(32.0)[None, :]  # steeper along axis 0, no seam
+    flat = seam_score(ramp, (16, 16), 0.0)
+    assert flat.ratios == (1.0, 1.0) and flat.border == (10.0, 1.0) and flat.border_planes == 2
     with pytest.raises(ConfigError, match="single window"):
         seam_score(torch.rand(16, 16), (16, 16), 0.5)
     with pytest.raises(ConfigError):
