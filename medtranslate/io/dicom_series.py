@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -194,7 +194,6 @@ class Plane:
     slope: float = 1.0
     intercept: float = 0.0
     sop_uid: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def floats(value, n: int) -> np.ndarray | None:

@@ -75,7 +75,10 @@ def save_image(
     description: str | None = None,
     modality: str | None = None,
 ) -> Path:
-    """Write a channel-first image ``(C, X, Y[, Z])``, C = 1 or 3 (RGB), keeping its geometry.
+    """Write a channel-first image ``(C, X, Y[, Z])`` keeping its geometry; C = 3 is RGB.
+
+    DICOM, PNG and JPEG take C = 1 or 3; NIfTI, TIFF, NRRD and MetaImage take any number of channels (confocal
+    stacks with 2 or 4 channels).
 
     Args:
         img: the image; geometry from ``img.meta["affine"]`` (a plain tensor/array takes the reference's affine when
@@ -95,8 +98,8 @@ def save_image(
         The final path.
 
     Raises:
-        OutputError: unknown format, unsupported shape or channel count, 3D to PNG/JPEG, values DICOM cannot
-            store, or a destination that cannot be written.
+        OutputError: unknown format, unsupported shape, C not 1/3 for DICOM/PNG/JPEG, 3D to PNG/JPEG, values
+            DICOM cannot store, or a destination that cannot be written.
     """
     path = Path(path)
     kind = write_format(path, fmt)
@@ -107,10 +110,10 @@ def save_image(
             ".tif, .png, .jpg, or fmt='dicom'",
         )
     array, affine, meta = _unpack(img, reference, path)
-    if array.ndim not in (3, 4) or array.shape[0] not in (1, 3):
-        raise OutputError(
-            path, f"cannot save shape {tuple(array.shape)}: expected channel-first (C, X, Y[, Z]) with C = 1 or 3"
-        )
+    if array.ndim not in (3, 4) or array.shape[0] < 1:
+        raise OutputError(path, f"cannot save shape {tuple(array.shape)}: expected channel-first (C, X, Y[, Z])")
+    if kind in ("dicom", "png", "jpeg") and array.shape[0] not in (1, 3):
+        raise OutputError(path, f"{kind.upper()} stores 1 (grayscale) or 3 (RGB) channels, not {array.shape[0]}")
     array = _storage(array)
     ref_meta = dict(getattr(reference, "meta", {}) or {}) if reference is not None else meta
     source = dict(ref_meta.get("mt_dicom") or meta.get("mt_dicom") or {})

@@ -38,6 +38,14 @@ def test_ct_series_matches_dcm2niix(tmp_path, oblique):
     assert ours.meta["mt_dicom"]["RescaleIntercept"] == -1024.0
 
 
+def test_oblique_mr_series_matches_dcm2niix(tmp_path):
+    write_series(tmp_path / "mr", 5, source="MR_small.dcm", spacing=1.3, orientation=oblique_orientation(-0.5, 0.6))
+    ours = load_image(tmp_path / "mr")
+    ref = dcm2niix(tmp_path / "mr", tmp_path / "ref")
+    assert ours.shape == (1, 64, 64, 5) and ours.meta["mt_dicom"]["Modality"] == "MR"
+    _world_equal(ours, ref, ref_values=ref.get_fdata())
+
+
 def test_slices_sorted_by_position_not_name(tmp_path):
     offsets = [5.0, 0.0, 10.0, 2.5, 7.5]  # written in this order under shuffled names
     write_series(tmp_path / "s", 5, positions=offsets)

@@ -44,6 +44,20 @@ def test_round_trip_values_and_geometry(tmp_path, suffix, spatial, channels):
     assert back.meta["mt_format"] in ("nifti", "nrrd", "mha", "tiff")
 
 
+@pytest.mark.parametrize("suffix", [".nii.gz", ".tif", ".nrrd"])
+def test_rgb_uint8_and_two_channel_volumes_round_trip(tmp_path, suffix):
+    rgb = MetaTensor(torch.randint(0, 256, (3, 6, 5, 4), dtype=torch.uint8), affine=torch.as_tensor(AFFINE_3D))
+    if suffix == ".nrrd":
+        rgb.affine[:3, 2] = torch.tensor([0.0, 0.0, 2.2], dtype=torch.float64)
+    back = load_image(save_image(rgb, tmp_path / f"rgb{suffix}"))
+    assert back.dtype == torch.uint8 and torch.equal(back.as_tensor(), rgb.as_tensor())
+    np.testing.assert_allclose(back.affine.numpy(), rgb.affine.numpy(), atol=1e-5)
+    two = MetaTensor(torch.rand(2, 6, 5, 4), affine=rgb.affine.clone())  # a two-channel confocal stack
+    back = load_image(save_image(two, tmp_path / f"two{suffix}"))
+    assert back.shape == two.shape
+    np.testing.assert_allclose(back.numpy(), two.numpy(), atol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", [torch.int16, torch.uint8, torch.int32])
 def test_integer_types_are_kept(tmp_path, dtype):
     img = _image(3, 1, torch.int16).clamp(0, 100).to(dtype)
@@ -140,7 +154,9 @@ def test_unknown_output_format_and_bad_shape(tmp_path):
     with pytest.raises(OutputError, match="unknown output format"):
         save_image(torch.zeros(1, 4, 4), tmp_path / "x.xyz")
     with pytest.raises(OutputError, match="channel-first"):
-        save_image(torch.zeros(2, 4, 4), tmp_path / "x.nii.gz")
+        save_image(torch.zeros(4, 4), tmp_path / "x.nii.gz")
+    with pytest.raises(OutputError, match="1 \\(grayscale\\) or 3"):
+        save_image(torch.zeros(2, 4, 4), tmp_path / "x.png")
 
 
 def test_4d_nifti_refused():
