@@ -179,3 +179,16 @@ def test_parallel_matches_serial(mixed_tree, tmp_path):
     for name in _outputs(tmp_path / "j1"):
         a, b = tmp_path / "j1" / name, tmp_path / "j2" / name
         assert a.read_bytes() == b.read_bytes(), name
+
+
+def test_series_split_across_folders_is_one_output(tmp_path):
+    src = tmp_path / "src"
+    uid, paths = write_ct_series(src / "study" / "part1", 4, series_number=3)
+    for p in paths[2:]:  # the same series, half of it in a sibling folder
+        (src / "study" / "part2").mkdir(exist_ok=True)
+        p.rename(src / "study" / "part2" / p.name)
+    result = convert_tree(src, tmp_path / "out", "nifti", progress=False)
+    assert len(result.items) == 1 and result.ok
+    item = result.items[0]
+    assert item.series_uid == uid and Path(item.input) == src / "study"
+    assert nibabel.load(item.output).shape[:3] == (128, 128, 4)
