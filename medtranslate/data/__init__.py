@@ -28,3 +28,11 @@ __all__ = [
     "validate_datalist",
     "write_datalist",
 ]
+
+
+def __getattr__(name: str):  # lazy export: UnpairedDataset pulls in torch and MONAI, the rest of this package is light
+    if name == "UnpairedDataset":
+        from medtranslate.data.unpaired import UnpairedDataset
+
+        return UnpairedDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
