@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,54 @@ def _classic_plane(ds: Any, path: Path) -> Plane:
     )
 
 
+def _stack_frames(ordered: list[Plane], datasets: dict[Path, Any]) -> np.ndarray:
+    """Decoded frames in slice order as (N, rows, cols[, 3]); each file is decoded once and released when used up."""
+    left = Counter(p.path for p in ordered)
+    decoded: dict[Path, np.ndarray] = {}
+    out: np.ndarray | None = None
+    for z, plane in enumerate(ordered):
+        if plane.path not in decoded:
+            ds = datasets[plane.path]
+            decoded[plane.path] = _decode(ds, plane.path)
+            for tag in _PIXEL_TAGS:  # the raw bytes are no longer needed
+                if tag in ds:
+                    delattr(ds, tag)
+        frames = decoded[plane.path]
+        if plane.frame >= frames.shape[0]:
+            raise InputError(plane.path, f"declares more frames than its pixel data holds ({frames.shape[0]})")
+        frame = frames[plane.frame]
+        if out is None:
+            out = np.empty((len(ordered), *frame.shape), dtype=frame.dtype)
+        elif frame.shape != out.shape[1:]:
+            raise InputError(plane.path, f"has pixel data of shape {frame.shape}, the series {out.shape[1:]}")
+        elif not np.can_cast(frame.dtype, out.dtype, casting="safe"):
+            out = out.astype(np.result_type(out.dtype, frame.dtype))  # e.g. signed and unsigned slices mixed
+        out[z] = frame
+        left[plane.path] -= 1
+        if not left[plane.path]:
+            del decoded[plane.path]
+    assert out is not None
+    return out
+
+
+def _rescale(stored: np.ndarray, ordered: list[Plane]) -> np.ndarray:
+    """Apply each slice's RescaleSlope/Intercept; integer rescale of integer data stays integer (CT in HU)."""
+    if all(p.slope == 1.0 and p.intercept == 0.0 for p in ordered) and np.issubdtype(stored.dtype, np.integer):
+        return stored
+    integral = all(float(p.slope).is_integer() and float(p.intercept).is_integer() for p in ordered)
+    if integral and np.issubdtype(stored.dtype, np.integer):
+        lo, hi = float(stored.min()), float(stored.max())
+        bound = max(abs(lo), abs(hi)) * max(abs(p.slope) for p in ordered) + max(abs(p.intercept) for p in ordered)
+        wide = np.empty(stored.shape, dtype=np.int32 if bound < 2**31 else np.int64)
+        for z, p in enumerate(ordered):
+            np.add(stored[z].astype(wide.dtype) * int(p.slope), int(p.intercept), out=wide[z])
+        return wide.astype(_smallest_int(float(wide.min()), float(wide.max())), copy=False)
+    values = np.empty(stored.shape, dtype=np.float32)
+    for z, p in enumerate(ordered):
+        values[z] = stored[z].astype(np.float64) * p.slope + p.intercept
+    return values
+
+
 def _smallest_int(lo: float, hi: float) -> type:
     for dt in (np.int16, np.int32):
         info = np.iinfo(dt)
@@ -163,38 +212,16 @@ def load_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> MetaTe
     samples = {int(ds.get("SamplesPerPixel", 1)) for ds in datasets.values()}
     if len(samples) > 1:
         raise InputError(origin, "mixes grayscale and colour images; it is not one volume")
-    decoded: dict[Path, np.ndarray] = {}
-    slices = []
-    for idx in order:
-        plane = planes[idx]
-        if plane.path not in decoded:
-            decoded[plane.path] = _decode(datasets[plane.path], plane.path)
-        frames = decoded[plane.path]
-        if plane.frame >= frames.shape[0]:
-            raise InputError(plane.path, f"declares more frames than its pixel data holds ({frames.shape[0]})")
-        slices.append(frames[plane.frame])
-    color = slices[0].ndim == 3
-    if color:
-        vol = np.stack(slices, axis=0).transpose(3, 2, 1, 0)  # (N, rows, cols, 3) -> (3, cols, rows, N)
+    ordered = [planes[i] for i in order]
+    stored = _stack_frames(ordered, datasets)
+    if stored.ndim == 4:  # colour: (N, rows, cols, 3) -> (3, cols, rows, N); no Modality LUT for colour
+        vol = stored.transpose(3, 2, 1, 0)
     else:
-        stored = np.stack(slices, axis=0)
-        ordered = [planes[i] for i in order]
-        identity = all(p.slope == 1.0 and p.intercept == 0.0 for p in ordered)
-        integral = all(float(p.slope).is_integer() and float(p.intercept).is_integer() for p in ordered)
-        slope = np.asarray([p.slope for p in ordered])[:, None, None]
-        intercept = np.asarray([p.intercept for p in ordered])[:, None, None]
-        if identity and np.issubdtype(stored.dtype, np.integer):
-            values = stored
-        elif integral and np.issubdtype(stored.dtype, np.integer):
-            wide = stored.astype(np.int64) * slope.astype(np.int64) + intercept.astype(np.int64)
-            values = wide.astype(_smallest_int(float(wide.min()), float(wide.max())))
-        else:
-            values = (stored.astype(np.float64) * slope + intercept).astype(np.float32)
-        vol = values.transpose(2, 1, 0)[None]  # (N, rows, cols) -> (1, cols, rows, N)
+        vol = _rescale(stored, ordered).transpose(2, 1, 0)[None]  # (N, rows, cols) -> (1, cols, rows, N)
     if vol.shape[-1] == 1:
         vol = vol[..., 0]
-    first = planes[order[0]]
-    meta = {"mt_dicom": _identity(datasets[first.path], [planes[i] for i in order], first)}
+    first = ordered[0]
+    meta = {"mt_dicom": _identity(datasets[first.path], ordered, first)}
     return to_metatensor(vol, affine, origin, "dicom", meta)
 
 
@@ -206,16 +233,21 @@ def load_dicom_folder(folder: Path, series_uid: str | None = None) -> MetaTensor
         series_uid: the SeriesInstanceUID to read; required when the folder holds several series.
 
     Raises:
-        InputError: no DICOM files, several series and no ``series_uid``, an unknown ``series_uid``, or any error
-            of :func:`load_dicom_files`.
+        InputError: no DICOM files, an unreadable DICOM file, several series and no ``series_uid``, an unknown
+            ``series_uid``, or any error of :func:`load_dicom_files`.
     """
     candidates = dicom_candidates(folder)
-    headers = [h for h in (read_header(p) for p in candidates) if h is not None]
-    if not headers:
-        if candidates:
-            raise InputError(candidates[0], "is not a readable DICOM file")
+    if not candidates:
         raise InputError(folder, "holds no DICOM files (pass an image file itself for other formats)")
+    headers = []
+    for p in candidates:
+        h = read_header(p)
+        if h is None:  # never drop a file silently: it may be a slice of the series
+            raise InputError(p, "is not a readable DICOM file (remove it or pass the series' files)")
+        headers.append(h)
     groups = group_series(headers)
+    if not groups:
+        raise InputError(folder, "holds no DICOM images (only DICOMDIR index files)")
     if series_uid is not None:
         if series_uid not in groups:
             raise InputError(folder, f"has no series {series_uid}; it holds: {describe_series(groups)}")

@@ -84,6 +84,7 @@ class DicomHeader:
         series_number: SeriesNumber as text (may be empty).
         modality: Modality (may be empty).
         description: SeriesDescription (may be empty).
+        is_index: the file is a DICOMDIR index (no image; discovery skips it).
     """
 
     path: Path
@@ -92,6 +93,7 @@ class DicomHeader:
     series_number: str = ""
     modality: str = ""
     description: str = ""
+    is_index: bool = False
 
 
 def read_header(path: Path) -> DicomHeader | None:
@@ -101,7 +103,7 @@ def read_header(path: Path) -> DicomHeader | None:
         path: a file believed to be DICOM.
 
     Returns:
-        The header, or ``None`` when the file is not readable DICOM. DICOMDIR index files also give ``None``.
+        The header (``is_index`` set for a DICOMDIR), or ``None`` when the file is not readable DICOM.
     """
     import pydicom
 
@@ -111,7 +113,7 @@ def read_header(path: Path) -> DicomHeader | None:
         return None
     meta_class = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
     if meta_class == _DICOMDIR_CLASS:
-        return None
+        return DicomHeader(path=Path(path), series_uid=None, is_index=True)
     if "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
         return None
     uid = str(ds.get("SeriesInstanceUID", "") or "").strip() or None
@@ -129,13 +131,15 @@ def group_series(headers: Iterable[DicomHeader]) -> dict[str, list[DicomHeader]]
     """Group headers by SeriesInstanceUID (files without one form their own group, keyed by path).
 
     Args:
-        headers: headers from :func:`read_header`.
+        headers: headers from :func:`read_header` (DICOMDIR index files are left out).
 
     Returns:
         uid -> headers sorted by path.
     """
     groups: dict[str, list[DicomHeader]] = {}
     for h in headers:
+        if h.is_index:
+            continue
         groups.setdefault(h.series_uid or f"file:{h.path}", []).append(h)
     return {k: sorted(v, key=lambda h: str(h.path)) for k, v in sorted(groups.items())}
 

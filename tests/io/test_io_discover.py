@@ -60,6 +60,16 @@ def test_items_kinds_and_keys(tree):
     assert tree_digest(root) == before
 
 
+def test_dicomdir_is_not_an_item(tmp_path):
+    from medtranslate.io.dicom_series import read_header
+
+    shutil.copy(dicom_testfile("DICOMDIR"), tmp_path / "index.dcm")  # an index under an image-like name
+    write_series(tmp_path / "s", 2)
+    assert read_header(tmp_path / "index.dcm").is_index
+    items = find_series(tmp_path)
+    assert [i.kind for i in items] == ["dicom"] and len(items[0].paths) == 2
+
+
 def test_root_may_be_a_file(tmp_path):
     p = tmp_path / "x.nii.gz"
     shutil.copy(NIB_DATA / "standard.nii.gz", p)

@@ -79,6 +79,13 @@ def _duplicate_positions(d):
     return d / "dup", "distinct slice positions"
 
 
+def _broken_file_in_series(d):
+    write_series(d / "s", 3)
+    p = d / "s" / "zz.dcm"
+    p.write_bytes(b"\0" * 128 + b"DICM" + b"\xff" * 10)
+    return p, "not a readable DICOM file"
+
+
 def _all_nan(d):
     p = d / "nan.nii.gz"
     nib.save(nib.Nifti1Image(np.full((4, 4, 3), np.nan, dtype=np.float32), np.eye(4)), p)
@@ -119,6 +126,7 @@ CASES = {
     "mixed_orientation": _mixed_orientation,
     "duplicate_positions": _duplicate_positions,
     "all_nan": _all_nan,
+    "broken_file_in_series": _broken_file_in_series,
     "time_series_tiff": _time_series_tiff,
     "hdr_without_img": _missing_img,
     "folder_without_dicom": _folder_without_dicom,
@@ -130,7 +138,7 @@ def test_bad_input_gives_one_line_naming_the_file(tmp_path, case):
     path, expected = CASES[case](tmp_path)
     before = tree_digest(tmp_path)
     with pytest.raises(InputError) as e:
-        load_image(path)
+        load_image(path.parent if case == "broken_file_in_series" else path)
     message = str(e.value)
     assert "\n" not in message
     assert message.startswith(str(path)) or str(path) in message, message
