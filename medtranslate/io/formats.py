@@ -57,7 +57,7 @@ WRITE_SUFFIXES: dict[str, str] = {
 
 #: files that accompany images but are not images; tree discovery skips them instead of reporting them.
 SIDECAR_SUFFIXES = frozenset(
-    {".json", ".txt", ".md", ".csv", ".tsv", ".bval", ".bvec", ".xml", ".html", ".log", ".raw", ".zraw"}
+    {".json", ".txt", ".md", ".csv", ".tsv", ".bval", ".bvec", ".xml", ".html", ".log", ".raw", ".raw.gz", ".zraw"}
 )
 _SIDECAR_NAMES = frozenset({"dicomdir", "thumbs.db", "desktop.ini", "license", "readme"})
 
