@@ -207,10 +207,12 @@ class InceptionFeatureExtractor:
             InputError: on a wrong shape, a channel count other than 1 or 3, or non-finite values.
             ConfigError: when ``data_range`` is not increasing.
         """
+        return self._prepare(_as_image_list(images), data_range)
+
+    def _prepare(self, batch: list[torch.Tensor], data_range: tuple[float, float]) -> torch.Tensor:
         lo, hi = (float(v) for v in data_range)
         if not hi > lo:
             raise ConfigError(None, f"data_range must be (low, high) with high > low, got {tuple(data_range)}")
-        batch = _as_image_list(images)
         out = []
         for img in batch:
             if not torch.isfinite(img).all():
@@ -227,7 +229,7 @@ class InceptionFeatureExtractor:
 
     @torch.inference_mode()
     def extract(self, images: Any, data_range: tuple[float, float]) -> dict[int, torch.Tensor]:
-        """Features of every requested dimension.
+        """Features of every requested dimension; images are resized batch by batch (memory stays bounded).
 
         Args:
             images: see :meth:`preprocess`.
@@ -236,10 +238,11 @@ class InceptionFeatureExtractor:
         Returns:
             ``{dims: (N, dims) float32 CPU tensor}``.
         """
-        x = self.preprocess(images, data_range)
+        singles = [t[i : i + 1] for t in _as_image_list(images) for i in range(t.shape[0])]
         chunks: dict[int, list[torch.Tensor]] = {d: [] for d in self.dims}
-        for start in range(0, x.shape[0], self.batch_size):
-            feats = self._forward(x[start : start + self.batch_size].to(self.device))
+        for start in range(0, len(singles), self.batch_size):
+            x = self._prepare(singles[start : start + self.batch_size], data_range)
+            feats = self._forward(x.to(self.device))
             for d in self.dims:
                 chunks[d].append(feats[d].float().cpu())
         return {d: torch.cat(v, 0) for d, v in chunks.items()}
