@@ -1,9 +1,9 @@
 """Entry point of the ``medtranslate`` command.
 
 Sub-commands live in their own modules under :mod:`medtranslate.cli`. Each module exposes
-``register(subparsers) -> argparse.ArgumentParser`` which adds its parser and sets ``func`` (a callable taking the parsed
-``argparse.Namespace`` and returning an exit code). Modules must stay light at import time (import torch/MONAI inside
-``func``), so ``medtranslate --help`` answers at once. To add a command, append it to :data:`COMMANDS`.
+``register(subparsers) -> argparse.ArgumentParser`` which adds its parser and sets ``func`` (a callable taking the
+parsed ``argparse.Namespace`` and returning an exit code). Modules must stay light at import time (import torch and
+MONAI inside ``func``), so ``medtranslate --help`` answers at once. To add a command, append it to :data:`COMMANDS`.
 """
 
 from __future__ import annotations
