@@ -36,12 +36,13 @@ print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
-# in a fresh process: import time of torch + MONAI, then convert_tree timed with the imports already paid
+# in a fresh process: import time of convert_tree (and of what its first run imports: NumPy, pydicom, nibabel; torch and
+# MONAI only if a reader needs them), then convert_tree timed with the imports already paid
 _IN_PROCESS = """
 import resource, shutil, sys, time
 t0 = time.perf_counter()
-import torch, monai.data
 from medtranslate.io.batch import convert_tree
+import nibabel, numpy, pydicom
 print("import", time.perf_counter() - t0)
 src, dst, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for k in range(repeat):
@@ -51,11 +52,12 @@ for k in range(repeat):
     assert result.ok, result.failed
     print("run", time.perf_counter() - t0)
 print("rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print("heavy", ",".join(m for m in ("torch", "monai") if m in sys.modules) or "none")
 """
 
 
-def in_process(src: Path, dst: Path, repeat: int) -> tuple[float, list[float], float]:
-    """(import seconds, convert_tree seconds per run, peak MiB) measured inside one fresh interpreter."""
+def in_process(src: Path, dst: Path, repeat: int) -> tuple[float, list[float], float, str]:
+    """(import seconds, convert_tree seconds per run, peak MiB, heavy modules imported) in one fresh interpreter."""
     out = subprocess.run(
         [sys.executable, "-c", _IN_PROCESS, str(src), str(dst), str(repeat)], capture_output=True, text=True
     )
@@ -65,7 +67,8 @@ def in_process(src: Path, dst: Path, repeat: int) -> tuple[float, list[float], f
     runs = [float(v) for k, v in lines if k == "run"]
     imported = next(float(v) for k, v in lines if k == "import")
     rss = next(int(v) for k, v in lines if k == "rss") / 1024
-    return imported, runs, rss
+    heavy = next(v for k, v in lines if k == "heavy")
+    return imported, runs, rss, heavy
 
 
 def build_series(folder: Path, slices: int, size: int) -> None:
@@ -179,11 +182,11 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = (seconds, peak)
             spread = ", ".join(f"{r[0]:.2f}" for r in runs)
             print(f"{name:>13}: {seconds:6.2f} s median ({spread}), peak RSS {peak:7.0f} MiB")
-        imported, runs, rss = in_process(src, tmp / "warm", args.repeat)
+        imported, runs, rss, heavy = in_process(src, tmp / "warm", args.repeat)
         warm = statistics.median(runs)
         spread = ", ".join(f"{r:.2f}" for r in runs)
         print(f"{'in-process':>13}: {warm:6.2f} s median ({spread}), peak RSS {rss:7.0f} MiB; convert_tree alone")
-        print(f"{'':>13}  after {imported:.2f} s importing torch + MONAI (paid once per process / worker)")
+        print(f"{'':>13}  after {imported:.2f} s of imports (paid once per process / worker); torch/MONAI: {heavy}")
         if "dcm2niix" in results:
             (t_mt, m_mt), (t_d, m_d) = results["medtranslate"], results["dcm2niix"]
             verdict = "within" if t_mt <= 2 * t_d else "OVER"

@@ -273,7 +273,13 @@ def _convert_one(task: _Task) -> BatchItem:
     try:
         from medtranslate.io import save_image
 
-        img = task.ref.load()
+        if task.ref.kind == "dicom":  # NumPy only: a DICOM conversion never imports torch or MONAI
+            from medtranslate.io.dicom_read import read_dicom_files
+            from medtranslate.io.discover import dicom_origin
+
+            img = read_dicom_files(task.ref.paths, dicom_origin(task.ref.paths))
+        else:
+            img = task.ref.load()
         save_image(img, task.output, fmt=task.to, reference=img, anonymize=task.anonymize, synthetic=False)
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -284,10 +290,9 @@ def _convert_one(task: _Task) -> BatchItem:
 
 
 def _init_worker() -> None:
-    """Keep each worker on one thread: the parallelism is across items."""
-    import torch
-
-    torch.set_num_threads(1)
+    """Keep each worker on one thread: the parallelism is across items (torch reads this when a reader imports it)."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
 
 
 def _run(tasks: list[tuple[int, _Task]], jobs: int, on_done) -> None:

@@ -22,12 +22,12 @@ from medtranslate.io.dicom_series import (
     read_header,
 )
 from medtranslate.io.formats import format_from_suffix, is_sidecar, looks_like_dicom
-from medtranslate.io.validate import to_metatensor
+from medtranslate.io.validate import ArrayImage, checked_image
 
 if TYPE_CHECKING:
     from monai.data import MetaTensor
 
-__all__ = ["load_dicom_files", "load_dicom_folder", "dicom_candidates"]
+__all__ = ["load_dicom_files", "read_dicom_files", "load_dicom_folder", "dicom_candidates"]
 
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
@@ -142,21 +142,40 @@ def _stack_frames(ordered: list[Plane], datasets: dict[Path, Any]) -> np.ndarray
 
 
 def _rescale(stored: np.ndarray, ordered: list[Plane]) -> np.ndarray:
-    """Apply each slice's RescaleSlope/Intercept; integer rescale of integer data stays integer (CT in HU)."""
+    """Apply each slice's RescaleSlope/Intercept; integer rescale of integer data stays integer (CT in HU).
+
+    The integer result takes the smallest of int16/int32/int64 that holds every slice's exact output range (from the
+    slice's min and max), and is computed slice by slice in that type: in place when it is the stored type (the usual
+    int16 CT), else into one new array. Integer arithmetic wraps modulo 2**bits, so the result is exact whenever it
+    fits the type, which the range check guarantees.
+    """
     if all(p.slope == 1.0 and p.intercept == 0.0 for p in ordered) and np.issubdtype(stored.dtype, np.integer):
         return stored
     integral = all(float(p.slope).is_integer() and float(p.intercept).is_integer() for p in ordered)
     if integral and np.issubdtype(stored.dtype, np.integer):
-        lo, hi = float(stored.min()), float(stored.max())
-        bound = max(abs(lo), abs(hi)) * max(abs(p.slope) for p in ordered) + max(abs(p.intercept) for p in ordered)
-        wide = np.empty(stored.shape, dtype=np.int32 if bound < 2**31 else np.int64)
+        lo = hi = 0.0
         for z, p in enumerate(ordered):
-            np.add(stored[z].astype(wide.dtype) * int(p.slope), int(p.intercept), out=wide[z])
-        return wide.astype(_smallest_int(float(wide.min()), float(wide.max())), copy=False)
+            ends = (float(stored[z].min()) * p.slope + p.intercept, float(stored[z].max()) * p.slope + p.intercept)
+            lo, hi = (min(ends), max(ends)) if z == 0 else (min(lo, *ends), max(hi, *ends))
+        target = np.dtype(_smallest_int(lo, hi))
+        out = stored if target == stored.dtype else np.empty(stored.shape, dtype=target)
+        for z, p in enumerate(ordered):
+            if out is not stored:
+                np.copyto(out[z], stored[z], casting="unsafe")  # modulo 2**bits, undone exactly by the wrap below
+            if p.slope != 1:
+                np.multiply(out[z], _wrapped(p.slope, target), out=out[z])
+            if p.intercept != 0:
+                np.add(out[z], _wrapped(p.intercept, target), out=out[z])
+        return out
     values = np.empty(stored.shape, dtype=np.float32)
     for z, p in enumerate(ordered):
         values[z] = stored[z].astype(np.float64) * p.slope + p.intercept
     return values
+
+
+def _wrapped(value: float, dtype: np.dtype) -> np.generic:
+    """An integral ``value`` as a ``dtype`` scalar, modulo 2**bits (an intercept of -40000 in int16 arithmetic)."""
+    return np.array(int(value), dtype=np.int64).astype(dtype)[()]
 
 
 def _smallest_int(lo: float, hi: float) -> type:
@@ -186,21 +205,20 @@ def _identity(ds: Any, planes: list[Plane], first: Plane) -> dict[str, Any]:
     return out
 
 
-def load_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> MetaTensor:
-    """Read the files of ONE series into a channel-first MetaTensor, slices ordered along the slice normal.
+def read_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> ArrayImage:
+    """Read the files of ONE series as NumPy (no torch or MONAI); :func:`load_dicom_files` wraps it as a MetaTensor.
 
     Args:
         paths: the series' files (any order; multi-frame files give one slice per frame).
         origin: the file or folder the user named (used in errors and ``meta["filename_or_obj"]``).
 
     Returns:
-        ``(1, X, Y, Z)`` for grayscale, ``(3, X, Y, Z)`` for colour (``(C, X, Y)`` for a single image), with
-        RescaleSlope/Intercept applied, an RAS affine and ``meta["mt_dicom"]`` (identity tags, rescale,
-        ``SOPInstanceUIDs`` in slice order).
+        The :class:`~medtranslate.io.validate.ArrayImage` (see :func:`load_dicom_files` for shape and meta). Its
+        array is a transposed view of the ``(slice, row, column)`` stack, i.e. Fortran-ordered ``(X, Y, Z)``, which
+        is NIfTI's own layout.
 
     Raises:
-        InputError: unreadable files, files without pixel data, undecodable pixels, and everything
-            :func:`~medtranslate.io.dicom_series.plane_geometry` refuses.
+        InputError: as :func:`load_dicom_files`.
     """
     datasets: dict[Path, Any] = {}
     planes: list[Plane] = []
@@ -222,7 +240,26 @@ def load_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> MetaTe
         vol = vol[..., 0]
     first = ordered[0]
     meta = {"mt_dicom": _identity(datasets[first.path], ordered, first)}
-    return to_metatensor(vol, affine, origin, "dicom", meta)
+    return checked_image(vol, affine, origin, "dicom", meta)
+
+
+def load_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> MetaTensor:
+    """Read the files of ONE series into a channel-first MetaTensor, slices ordered along the slice normal.
+
+    Args:
+        paths: the series' files (any order; multi-frame files give one slice per frame).
+        origin: the file or folder the user named (used in errors and ``meta["filename_or_obj"]``).
+
+    Returns:
+        ``(1, X, Y, Z)`` for grayscale, ``(3, X, Y, Z)`` for colour (``(C, X, Y)`` for a single image), with
+        RescaleSlope/Intercept applied, an RAS affine and ``meta["mt_dicom"]`` (identity tags, rescale,
+        ``SOPInstanceUIDs`` in slice order).
+
+    Raises:
+        InputError: unreadable files, files without pixel data, undecodable pixels, and everything
+            :func:`~medtranslate.io.dicom_series.plane_geometry` refuses.
+    """
+    return read_dicom_files(paths, origin).to_metatensor()
 
 
 def load_dicom_folder(folder: Path, series_uid: str | None = None) -> MetaTensor:

@@ -43,11 +43,19 @@ class SeriesRef:
         if self.kind == "dicom":
             from medtranslate.io.dicom_read import load_dicom_files
 
-            origin = self.paths[0] if len(self.paths) == 1 else Path(os.path.commonpath(self.paths))
-            return load_dicom_files(self.paths, origin)
+            return load_dicom_files(self.paths, dicom_origin(self.paths))
         from medtranslate.io.load import load_image
 
         return load_image(self.paths[0])  # "unknown" items raise the precise reason (not an image, bad DICOM, ...)
+
+
+def dicom_origin(paths: tuple[Path, ...]) -> Path:
+    """The path a DICOM series is named by in errors and metadata: its file, or the folder common to its files.
+
+    Args:
+        paths: the series' files.
+    """
+    return paths[0] if len(paths) == 1 else Path(os.path.commonpath(paths))
 
 
 def _walk(root: Path) -> list[Path]:

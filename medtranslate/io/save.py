@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     import torch
     from monai.data import MetaTensor
 
+    from medtranslate.io.validate import ArrayImage
+
 __all__ = ["save_image", "WRITABLE"]
 
 #: formats :func:`save_image` writes.
@@ -65,11 +67,11 @@ def _storage(array: np.ndarray) -> np.ndarray:
 
 
 def save_image(
-    img: MetaTensor | torch.Tensor | np.ndarray,
+    img: MetaTensor | ArrayImage | torch.Tensor | np.ndarray,
     path: str | os.PathLike,
     *,
     fmt: str | None = None,
-    reference: MetaTensor | None = None,
+    reference: MetaTensor | ArrayImage | None = None,
     anonymize: bool = False,
     synthetic: bool = False,
     description: str | None = None,
@@ -82,7 +84,8 @@ def save_image(
 
     Args:
         img: the image; geometry from ``img.meta["affine"]`` (a plain tensor/array takes the reference's affine when
-            the spatial shapes match, else identity).
+            the spatial shapes match, else identity); an :class:`~medtranslate.io.validate.ArrayImage` (NumPy, from
+            the converters) is taken like a MetaTensor.
         path: the destination file, or the folder to create for ``fmt="dicom"``.
         fmt: ``"nifti"``, ``"dicom"``, ``"nrrd"``, ``"mha"``, ``"tiff"``, ``"png"`` or ``"jpeg"``; ``None`` picks from
             the suffix (``.nii``/``.nii.gz``, ``.nrrd``, ``.mha``, ``.tif``/``.tiff``, ``.png``, ``.jpg``/``.jpeg``).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from medtranslate.errors import InputError
 if TYPE_CHECKING:
     from monai.data import MetaTensor
 
-__all__ = ["check_values", "check_affine", "to_metatensor", "affine_spacing"]
+__all__ = ["check_values", "check_affine", "to_metatensor", "affine_spacing", "ArrayImage", "checked_image"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,105 @@ def affine_spacing(affine: np.ndarray, spatial_ndim: int) -> np.ndarray:
     return np.linalg.norm(np.asarray(affine, dtype=np.float64)[:3, :spatial_ndim], axis=0)
 
 
+@dataclass
+class ArrayImage:
+    """A checked channel-first image held as NumPy, before (or instead of) becoming a MetaTensor.
+
+    Readers build one with :func:`checked_image`; :func:`medtranslate.io.save_image` accepts it like a MetaTensor
+    (``np.asarray`` gives the data, ``affine`` and ``meta`` the geometry), so a conversion never needs torch or MONAI.
+
+    Args:
+        array: ``(C, X, Y[, Z])`` data; any strides (a DICOM volume is a transposed view: NIfTI's Fortran order).
+        affine: 4x4 float64 voxel-index -> RAS mm matrix.
+        meta: the metadata :func:`to_metatensor` stores (``filename_or_obj``, ``mt_format``, ``spacing``, ...).
+    """
+
+    array: np.ndarray
+    affine: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The array shape ``(C, X, Y[, Z])``."""
+        return tuple(self.array.shape)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The data as an ndarray (no copy unless ``dtype`` or ``copy`` asks for one).
+
+        Args:
+            dtype: an optional target dtype.
+            copy: ``True`` forces a copy.
+        """
+        out = self.array if dtype is None else self.array.astype(dtype, copy=False)
+        return out.copy() if copy else out
+
+    def to_metatensor(self) -> MetaTensor:
+        """The image as a C-contiguous MONAI MetaTensor (``meta["affine"]`` set from :attr:`affine`).
+
+        C order is what MONAI's own loaders return (``convert_to_tensor`` makes arrays contiguous), so tensors from
+        :func:`medtranslate.io.load_image` support ``view`` like any other; conversions skip this copy.
+        """
+        import torch
+        from monai.data import MetaTensor
+
+        array = np.ascontiguousarray(self.array)
+        return MetaTensor(torch.from_numpy(array), affine=torch.from_numpy(self.affine.copy()), meta=dict(self.meta))
+
+
+def checked_image(
+    array: np.ndarray,
+    affine: np.ndarray,
+    path: str | os.PathLike,
+    fmt: str,
+    meta: dict[str, Any] | None = None,
+) -> ArrayImage:
+    """Check a channel-first array and its geometry and normalise its dtype, without torch (see :func:`to_metatensor`).
+
+    Args:
+        array: channel-first data ``(C, X, Y[, Z])``; integer dtypes are kept (unsigned 16/32-bit widen to int32/int64,
+            which torch can compute with), other floats become float32. Its memory layout is kept (no copy).
+        affine: 4x4 voxel-index -> RAS mm matrix.
+        path: the source, stored as ``meta["filename_or_obj"]`` and named in errors.
+        fmt: the source format, stored as ``meta["mt_format"]``.
+        meta: extra metadata entries (``mt_dicom`` and the like).
+
+    Returns:
+        The :class:`ArrayImage`, its meta holding ``original_affine``, ``spacing``, ``spatial_shape``, ``space`` =
+        ``"RAS"``, ``original_channel_dim`` = 0, ``filename_or_obj`` and ``mt_format``.
+
+    Raises:
+        InputError: for an unsupported number of dimensions, empty or all-non-finite data, or a degenerate affine.
+    """
+    spatial_ndim = array.ndim - 1
+    if spatial_ndim not in (2, 3):
+        raise InputError(path, f"has {spatial_ndim} spatial dimensions (shape {tuple(array.shape)}); only 2D and 3D")
+    check_values(array, path)
+    affine = check_affine(affine, path)
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8)
+    elif array.dtype in (np.uint16, np.uint32, np.uint64):
+        # torch lacks most operations (max, clamp) on unsigned 16/32-bit: widen losslessly to the next signed type
+        array = array.astype(np.int32 if array.dtype == np.uint16 else np.int64)
+    elif np.issubdtype(array.dtype, np.floating) and array.dtype != np.float32:
+        array = array.astype(np.float32)
+    elif not (np.issubdtype(array.dtype, np.integer) or array.dtype == np.float32):
+        raise InputError(path, f"has an unsupported pixel type {array.dtype}")
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    info: dict[str, Any] = {
+        "filename_or_obj": os.fspath(path),
+        "mt_format": fmt,
+        "original_affine": affine.copy(),
+        "spacing": affine_spacing(affine, spatial_ndim),
+        "spatial_shape": np.asarray(array.shape[1:]),
+        "space": "RAS",
+        "original_channel_dim": 0,
+    }
+    if meta:
+        info.update(meta)
+    return ArrayImage(array, affine, info)
+
+
 def to_metatensor(
     array: np.ndarray,
     affine: np.ndarray,
@@ -87,41 +187,10 @@ def to_metatensor(
         meta: extra metadata entries (``mt_dicom`` and the like).
 
     Returns:
-        The MetaTensor with ``affine``, ``original_affine``, ``spacing``, ``spatial_shape``, ``space`` = ``"RAS"``,
-        ``original_channel_dim`` = 0, ``filename_or_obj`` and ``mt_format`` in its meta.
+        The C-contiguous MetaTensor with ``affine``, ``original_affine``, ``spacing``, ``spatial_shape``, ``space`` =
+        ``"RAS"``, ``original_channel_dim`` = 0, ``filename_or_obj`` and ``mt_format`` in its meta.
 
     Raises:
         InputError: for an unsupported number of dimensions, empty or all-non-finite data, or a degenerate affine.
     """
-    import torch
-    from monai.data import MetaTensor
-
-    spatial_ndim = array.ndim - 1
-    if spatial_ndim not in (2, 3):
-        raise InputError(path, f"has {spatial_ndim} spatial dimensions (shape {tuple(array.shape)}); only 2D and 3D")
-    check_values(array, path)
-    affine = check_affine(affine, path)
-    if array.dtype == np.bool_:
-        array = array.astype(np.uint8)
-    elif array.dtype in (np.uint16, np.uint32, np.uint64):
-        # torch lacks most operations (max, clamp) on unsigned 16/32-bit: widen losslessly to the next signed type
-        array = array.astype(np.int32 if array.dtype == np.uint16 else np.int64)
-    elif np.issubdtype(array.dtype, np.floating) and array.dtype != np.float32:
-        array = array.astype(np.float32)
-    elif not (np.issubdtype(array.dtype, np.integer) or array.dtype == np.float32):
-        raise InputError(path, f"has an unsupported pixel type {array.dtype}")
-    array = np.ascontiguousarray(array)
-    if not array.dtype.isnative:
-        array = array.astype(array.dtype.newbyteorder("="))
-    info: dict[str, Any] = {
-        "filename_or_obj": os.fspath(path),
-        "mt_format": fmt,
-        "original_affine": affine.copy(),
-        "spacing": affine_spacing(affine, spatial_ndim),
-        "spatial_shape": np.asarray(array.shape[1:]),
-        "space": "RAS",
-        "original_channel_dim": 0,
-    }
-    if meta:
-        info.update(meta)
-    return MetaTensor(torch.from_numpy(array), affine=torch.from_numpy(affine), meta=info)
+    return checked_image(array, affine, path, fmt, meta).to_metatensor()
