@@ -22,6 +22,8 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 #: (name, module) of every sub-command, in the order ``--help`` lists them.
 COMMANDS: list[tuple[str, str]] = [
     ("convert", "medtranslate.cli.convert"),
+    ("translate", "medtranslate.cli.translate"),
+    ("evaluate", "medtranslate.cli.evaluate"),
     ("demo", "medtranslate.cli.demo"),
 ]
 

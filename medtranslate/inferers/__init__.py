@@ -10,6 +10,7 @@ from medtranslate.inferers.padding import crop_back, pad_to_roi, reflect_indices
 from medtranslate.inferers.seams import SeamScore, seam_score, window_borders, window_starts
 from medtranslate.inferers.slices import SliceTranslator, translate_slices
 from medtranslate.inferers.sliding import AMP_DTYPES, VolumeTranslator, translate_volume
+from medtranslate.inferers.workflow import ResizeNetwork, TranslationDirection, TranslationResult, TranslationWorkflow
 
 __all__ = [
     "CycleResult",
@@ -26,4 +27,8 @@ __all__ = [
     "AMP_DTYPES",
     "VolumeTranslator",
     "translate_volume",
+    "ResizeNetwork",
+    "TranslationDirection",
+    "TranslationResult",
+    "TranslationWorkflow",
 ]

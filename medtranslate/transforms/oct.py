@@ -15,7 +15,17 @@ from monai.transforms import MapTransform, SpatialCrop
 
 from medtranslate.errors import InputError
 
-__all__ = ["depth_first_indices", "check_stack", "CheckStackd", "select_depth_range", "DepthRanged", "LoadStackd"]
+__all__ = [
+    "depth_first_indices",
+    "check_stack",
+    "CheckStackd",
+    "select_depth_range",
+    "DepthRanged",
+    "LoadStackd",
+    "SelectDepthRange",
+    "OCTStackCheck",
+    "DepthAxisTranslator",
+]
 
 
 def depth_first_indices(depth_axis: int, spatial_dims: int = 3) -> list[int]:
@@ -255,3 +265,112 @@ class LoadStackd(MapTransform):
         for key in self.key_iterator(d):
             d[key] = load_image(d[key], series_uid=uid)
         return d
+
+
+class SelectDepthRange:
+    """Array version of :func:`select_depth_range`, for an inference ``input_transform``.
+
+    Args:
+        depth_range: ``(start, stop)`` slice indices, or ``None`` for the whole stack.
+        depth_axis: the depth axis among the spatial axes.
+    """
+
+    def __init__(self, depth_range: Sequence[int] | None = None, depth_axis: int = 0) -> None:
+        self.depth_range = None if depth_range is None else list(depth_range)
+        self.depth_axis = int(depth_axis)
+
+    def __call__(self, image: Any) -> Any:
+        """Crop the slab.
+
+        Args:
+            image: channel-first image.
+
+        Returns:
+            The slab (geometry kept).
+        """
+        return select_depth_range(image, self.depth_range, self.depth_axis)
+
+
+class OCTStackCheck:
+    """Inference input check, ``check(image, name) -> warnings`` (the TranslationWorkflow protocol).
+
+    Refuses 2D images and single slices ("a stack is expected"), and OCT with other than ``channels`` channels (an
+    RGB export). A stack shallower than the window's ``window_depth`` is accepted: the inferer pads it by
+    reflection to the window and crops the result back, and a warning says so.
+
+    Args:
+        channels: the channel count of the network's input (OCT: 1).
+        depth_axis: the depth axis among the spatial axes of the file.
+        window_depth: depth of the network's window (seed 000: 9).
+        modality: name used in messages.
+    """
+
+    def __init__(self, channels: int = 1, depth_axis: int = 0, window_depth: int = 9, modality: str = "OCT") -> None:
+        self.channels, self.depth_axis, self.window_depth, self.modality = channels, depth_axis, window_depth, modality
+
+    def __call__(self, image: Any, name: str | None = None) -> list[str]:
+        """Check one input.
+
+        Args:
+            image: the loaded image, channel first.
+            name: the file, for messages.
+
+        Returns:
+            Warnings (a shallow stack).
+
+        Raises:
+            InputError: for a 2D image, a single slice, or the wrong channel count.
+        """
+        where = name or _source(image)
+        check_stack(image, channels=self.channels, depth_axis=self.depth_axis, modality=self.modality, path=where)
+        depth = int(image.shape[1 + self.depth_axis % 3])
+        if depth < self.window_depth:
+            return [
+                f"{where}: {self.modality} stack of {depth} slices is shallower than the {self.window_depth}-slice "
+                "window; it is padded by reflection and the output cropped back to its depth"
+            ]
+        return []
+
+
+class DepthAxisTranslator:
+    """Run a depth-first translator (``(C, depth, H, W)`` windows) on stacks whose depth lies on another axis.
+
+    The volume is moved to depth-first order for the network and the result moved back, so the output, the cycle
+    map and the projections stay on the input's grid and geometry. Every other attribute (``device``, ``amp``,
+    ``spatial_dims``, ...) is the wrapped translator's.
+
+    Args:
+        translator: a :class:`medtranslate.inferers.VolumeTranslator` (``translator(network, volume, name)``).
+        depth_axis: the depth axis among the spatial axes of the files (0 = already depth-first).
+    """
+
+    def __init__(self, translator: Any, depth_axis: int = 0) -> None:
+        self.translator = translator
+        self.depth_axis = int(depth_axis) % 3
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "translator":  # not set yet (e.g. while unpickling)
+            raise AttributeError(name)
+        return getattr(self.translator, name)
+
+    def __call__(self, network: Any, volume: Any, name: str | None = None) -> Any:
+        """Translate ``volume`` (``(C, *spatial)`` in file order).
+
+        Args:
+            network: the generator.
+            volume: the normalised input.
+            name: the input's name, for messages.
+
+        Returns:
+            The translation in file order; a ``MetaTensor`` keeps the input's metadata.
+        """
+        import torch
+        from monai.data import MetaTensor
+
+        if self.depth_axis == 0:
+            return self.translator(network, volume, name)
+        meta = dict(volume.meta) if isinstance(volume, MetaTensor) else None
+        plain = volume.as_tensor() if isinstance(volume, MetaTensor) else torch.as_tensor(volume)
+        out = self.translator(network, torch.movedim(plain, 1 + self.depth_axis, 1), name)
+        out = torch.movedim(torch.as_tensor(out), 1, 1 + self.depth_axis)
+        return MetaTensor(out, meta=meta) if meta is not None else out

@@ -1,0 +1,438 @@
+"""The one generic runtime that translates image files with a trained generator (bundles' ``inference.json``).
+
+:class:`TranslationWorkflow` finds the inputs (:func:`medtranslate.io.find_series`), loads each one, validates it
+with a bundle-supplied check, normalises it with an invertible intensity transform, runs the generator through a
+:class:`~medtranslate.inferers.VolumeTranslator` or :class:`~medtranslate.inferers.SliceTranslator`, maps the output
+to the target modality's units, and saves it with the input's geometry in every requested format (marked synthetic).
+One bad input is one clear log line and one failed report row; the batch goes on. A JSON report of all items is
+written in the output folder. See docs/bundles/ct2mri.md and docs/inference.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from monai.data import MetaTensor
+from torch import nn
+
+from medtranslate.errors import ConfigError, InputError, MedTranslateError
+
+__all__ = [
+    "TranslationDirection",
+    "TranslationWorkflow",
+    "TranslationResult",
+    "TranslatedItem",
+    "ResizeNetwork",
+    "OUTPUT_SUFFIXES",
+    "load_direction_weights",
+]
+
+logger = logging.getLogger(__name__)
+
+#: file suffix written for each output format ("dicom" is a folder named by the item key).
+OUTPUT_SUFFIXES: dict[str, str] = {
+    "nifti": ".nii.gz",
+    "tiff": ".tif",
+    "nrrd": ".nrrd",
+    "mha": ".mha",
+    "png": ".png",
+    "dicom": "",
+}
+
+
+class ResizeNetwork(nn.Module):
+    """Run a 2D (or 3D) network at a fixed input size: resize the input to ``size``, run, resize back.
+
+    The paper behind the CT/MR bundle (seed 003) trains on slices resized to 256 x 256, so at inference each slice is
+    resized to that size and the output is resized back to the slice's own grid. Down-sizing uses ``mode`` with
+    anti-aliasing (bilinear/bicubic), up-sizing uses ``mode`` without; both with ``align_corners=False``.
+
+    Args:
+        network: the generator.
+        size: the spatial size the network was trained on, e.g. ``(256, 256)``.
+        mode: "bilinear" (2D), "trilinear" (3D), "bicubic" or "nearest".
+    """
+
+    def __init__(self, network: nn.Module, size: Sequence[int], mode: str = "bilinear") -> None:
+        super().__init__()
+        self.network = network
+        self.size = tuple(int(s) for s in size)
+        self.mode = mode
+
+    def _resize(self, x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+        if tuple(x.shape[2:]) == tuple(size):
+            return x
+        kwargs: dict[str, Any] = {}
+        if self.mode != "nearest":
+            kwargs["align_corners"] = False
+        if self.mode in ("bilinear", "bicubic") and any(s < t for s, t in zip(size, x.shape[2:])):
+            kwargs["antialias"] = True
+        return F.interpolate(x, size=tuple(size), mode=self.mode, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Resize ``x`` (B, C, *spatial) to ``size``, run the network, resize the result back.
+
+        Args:
+            x: the input batch.
+        """
+        if len(self.size) != x.ndim - 2:
+            raise ConfigError(None, f"resize size {self.size} does not match a {x.ndim - 2}D input")
+        y = self.network(self._resize(x, self.size))
+        return self._resize(y, x.shape[2:])
+
+
+@dataclass
+class TranslationDirection:
+    """What one translation direction needs (e.g. "ct2mr"): the generator and the units on both sides.
+
+    Args:
+        network: the generator (A -> B).
+        input_transform: image units -> network range, e.g. :class:`~medtranslate.transforms.HUWindow` for CT.
+        output_transform: network range -> output units, e.g. ``HUWindow(...).inverse`` to return HU; ``None`` keeps
+            the network range (MR outputs stay in the normalised range).
+        check: ``check(image, name) -> list[str]`` raising ``InputError`` for inputs that cannot be translated and
+            returning warnings (e.g. :class:`~medtranslate.transforms.ModalityCheck`).
+        modality: output modality written to DICOM (``"MR"``, ``"CT"``; ``None``: Secondary Capture).
+        network_key: the key of ``network`` in a trainer checkpoint (``"g_ab"``, ``"g_ba"``).
+        back_network: the reverse generator (B -> A) for the cycle-consistency error map (optional).
+        back_network_key: its checkpoint key.
+        output_dtype: cast the output before saving, e.g. ``"int16"`` for HU (rounded); ``None`` keeps float32.
+        description: text added to the synthetic output's description (DICOM SeriesDescription, NIfTI descrip).
+    """
+
+    network: Any
+    input_transform: Callable[[Any], Any]
+    output_transform: Callable[[Any], Any] | None = None
+    check: Callable[..., list[str]] | None = None
+    modality: str | None = None
+    network_key: str | None = None
+    back_network: Any = None
+    back_network_key: str | None = None
+    output_dtype: str | None = None
+    description: str | None = None
+
+
+@dataclass
+class TranslatedItem:
+    """One translated input, handed to callbacks after its outputs are saved.
+
+    Args:
+        key: the item's output stem (from :func:`medtranslate.io.find_series`).
+        source: the input file or the first file of its DICOM series.
+        image: the loaded input (its own units, with a slice axis added for 2D inputs to slice-wise networks).
+        normalized: the network input (network range).
+        translated: the network output (network range), on the input grid.
+        output: what was saved (output units).
+        output_dir: the run's output folder.
+        direction: the direction name.
+    """
+
+    key: str
+    source: Path
+    image: Any
+    normalized: Any
+    translated: Any
+    output: Any
+    output_dir: Path
+    direction: str | None
+
+
+@dataclass
+class TranslationResult:
+    """Outcome of :meth:`TranslationWorkflow.run`.
+
+    Args:
+        items: one report row per input (``key``, ``input``, ``ok``, ``error``, ``warnings``, ``outputs``, ...).
+        report_path: the JSON report.
+    """
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    report_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        """``True`` when every input was translated."""
+        return all(item["ok"] for item in self.items)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """Report rows of the inputs that failed."""
+        return [item for item in self.items if not item["ok"]]
+
+
+def load_direction_weights(direction: TranslationDirection, checkpoint: str | os.PathLike) -> Path:
+    """Load a direction's generator (and reverse generator) weights from a trainer checkpoint or a folder of them.
+
+    Args:
+        direction: the direction; its ``network_key`` (and ``back_network_key``) name the checkpoint entries.
+        checkpoint: a checkpoint file, or a folder whose newest ``checkpoint_*.pt`` is used.
+
+    Returns:
+        The file loaded.
+
+    Raises:
+        InputError: when the checkpoint is missing or holds no fitting weights.
+    """
+    from medtranslate.engines.checkpoint import load_network, resolve_checkpoint
+
+    path = Path(checkpoint)
+    if not path.exists():
+        raise InputError(path, "checkpoint not found (train the bundle first, or pass --checkpoint FILE)")
+    resolved = resolve_checkpoint(path)
+    if resolved is None:
+        raise InputError(path, "holds no checkpoint_*.pt file")
+    pairs = [(direction.network, direction.network_key or "g_ab")]
+    if direction.back_network is not None:
+        pairs.append((direction.back_network, direction.back_network_key or "g_ba"))
+    for net, key in pairs:
+        load_network(net, resolved, key)  # torch.load(..., weights_only=True)
+    return resolved
+
+
+def _plain(x: Any) -> Any:
+    """A MetaTensor without its transform history (a network output carries no normalisation of its own)."""
+    if isinstance(x, MetaTensor):
+        return MetaTensor(x.as_tensor(), meta=dict(x.meta))
+    return x
+
+
+def _cast(x: Any, dtype: str | None) -> Any:
+    if dtype is None:
+        return x
+    tdtype = getattr(torch, dtype, None)
+    if not isinstance(tdtype, torch.dtype):
+        raise ConfigError(None, f"unknown output_dtype {dtype!r}")
+    if not tdtype.is_floating_point:
+        info = torch.iinfo(tdtype)
+        x = torch.round(x).clamp(info.min, info.max)
+    return x.to(tdtype)
+
+
+class TranslationWorkflow:
+    """Translate every image under ``input_path`` and save the results in ``output_dir`` (see module docstring).
+
+    Args:
+        directions: the available directions by name (or a single :class:`TranslationDirection`).
+        direction: the name of the direction to run (may be ``None`` when there is only one).
+        input_path: an image file, a DICOM folder, or a folder tree of images and series.
+        output_dir: where outputs and the report go (``<key>.nii.gz``, ``<key>.tif``, ``<key>/`` for DICOM, ...).
+        translator: a :class:`~medtranslate.inferers.VolumeTranslator` or
+            :class:`~medtranslate.inferers.SliceTranslator` (its ``device`` / ``amp`` settings apply).
+        checkpoint: trainer checkpoint (or folder) the weights are loaded from with ``weights_only=True``; ``None``
+            uses the networks as they are (a warning is logged).
+        output_formats: any of ``"nifti"``, ``"dicom"``, ``"tiff"``, ``"nrrd"``, ``"mha"``, ``"png"``.
+        device: device the networks are moved to (``"cpu"``, ``"cuda"``); default: the translator's device, else cpu.
+        resize: spatial size the network runs at (e.g. ``(256, 256)`` for slices); ``None`` runs at the input size.
+        resize_mode: interpolation of :class:`ResizeNetwork`.
+        cycle_map: also write the cycle-consistency error map ``<key>_cycle_error.nii.gz`` (needs a back network).
+        callbacks: ``callback(item: TranslatedItem) -> list[path]`` run after an item is saved, returning the extra
+            files written (en-face projections, figures).
+        anonymize: DICOM outputs without patient identity (see docs/io.md).
+        report_name: file name of the JSON report in ``output_dir``.
+
+    Raises:
+        ConfigError: on an unknown direction or output format.
+    """
+
+    def __init__(
+        self,
+        directions: Mapping[str, TranslationDirection] | TranslationDirection,
+        direction: str | None,
+        input_path: str | os.PathLike,
+        output_dir: str | os.PathLike,
+        translator: Any,
+        checkpoint: str | os.PathLike | None = None,
+        output_formats: Sequence[str] | str = ("nifti",),
+        device: str | torch.device | None = None,
+        resize: Sequence[int] | None = None,
+        resize_mode: str = "bilinear",
+        cycle_map: bool = False,
+        callbacks: Sequence[Callable[[TranslatedItem], Any]] = (),
+        anonymize: bool = False,
+        report_name: str = "translate_report.json",
+    ) -> None:
+        if isinstance(directions, TranslationDirection):
+            directions = {direction or "default": directions}
+        self.directions = dict(directions)
+        if direction is None and len(self.directions) == 1:
+            direction = next(iter(self.directions))
+        if direction not in self.directions:
+            raise ConfigError(
+                None, f"unknown direction {direction!r}; this bundle translates: {', '.join(self.directions)}"
+            )
+        self.direction_name = direction
+        self.direction = self.directions[direction]
+        formats = [output_formats] if isinstance(output_formats, str) else list(output_formats)
+        bad = [f for f in formats if f not in OUTPUT_SUFFIXES]
+        if bad or not formats:
+            raise ConfigError(None, f"unknown output format(s) {bad}; choose from {', '.join(OUTPUT_SUFFIXES)}")
+        self.output_formats = list(dict.fromkeys(formats))
+        self.input_path = Path(input_path)
+        self.output_dir = Path(output_dir)
+        self.translator = translator
+        self.checkpoint = None if checkpoint in (None, "") else Path(checkpoint)
+        translator_device = getattr(translator, "sw_device", None) or getattr(translator, "device", None)
+        self.device = torch.device(device) if device is not None else (translator_device or torch.device("cpu"))
+        self.resize = None if resize is None else tuple(int(s) for s in resize)
+        self.resize_mode = resize_mode
+        self.cycle_map = bool(cycle_map)
+        if self.cycle_map and self.direction.back_network is None:
+            raise ConfigError(None, f"direction {direction!r} has no back_network, so no cycle map can be made")
+        self.callbacks = list(callbacks)
+        self.anonymize = bool(anonymize)
+        self.report_name = report_name
+        self.result: TranslationResult | None = None
+        self.checkpoint_loaded: Path | None = None
+
+    # ---------------------------------------------------------------- set-up
+    def _prepare_networks(self) -> tuple[nn.Module, nn.Module | None]:
+        d = self.direction
+        if self.checkpoint is not None:
+            self.checkpoint_loaded = load_direction_weights(d, self.checkpoint)
+        else:
+            logger.warning("no checkpoint given: translating with the networks' current (possibly untrained) weights")
+        nets = []
+        for net in (d.network, d.back_network):
+            if net is None:
+                nets.append(None)
+                continue
+            net = net.to(self.device).eval()
+            nets.append(ResizeNetwork(net, self.resize, self.resize_mode) if self.resize else net)
+        return nets[0], nets[1]
+
+    def _output_paths(self, key: str) -> dict[str, Path]:
+        return {fmt: self.output_dir / f"{key}{OUTPUT_SUFFIXES[fmt]}" for fmt in self.output_formats}
+
+    # ---------------------------------------------------------------- one item
+    def _translate_one(self, ref: Any, forward: nn.Module, backward: nn.Module | None, row: dict[str, Any]) -> None:
+        from medtranslate.io import save_image
+
+        d = self.direction
+        source = str(ref.paths[0].parent if ref.kind == "dicom" else ref.paths[0])
+        image = ref.load()
+        if d.check is not None:
+            for w in d.check(image, source) or []:
+                logger.warning(w)
+                row["warnings"].append(w)
+        squeeze_axis = None
+        slice_axis = getattr(self.translator, "axis", None)
+        if image.ndim - 1 == 2 and slice_axis is not None and self.translator.spatial_dims == 3:
+            squeeze_axis = 1 + slice_axis  # a single slice: translate it as a one-slice volume
+            image = image.unsqueeze(squeeze_axis)
+        elif image.ndim - 1 != self.translator.spatial_dims:
+            raise InputError(
+                source, f"is {image.ndim - 1}D, the translator expects {self.translator.spatial_dims}D images"
+            )
+        row["shape"] = list(image.shape[1:])
+        normalized = d.input_transform(image)
+        translated = _plain(self.translator(forward, normalized, source))
+        output = translated
+        if d.output_transform is not None:
+            output = d.output_transform(translated)
+        output = _cast(output, d.output_dtype)
+        if not torch.isfinite(output.float() if isinstance(output, torch.Tensor) else torch.as_tensor(output)).all():
+            raise InputError(source, "the network produced NaN or infinite values (a broken checkpoint?)")
+        save_img, save_ref = output, image
+        if squeeze_axis is not None:
+            save_img, save_ref = output.squeeze(squeeze_axis), ref.load()
+        for fmt, path in self._output_paths(ref.key).items():
+            written = save_image(
+                save_img,
+                path,
+                fmt=fmt,
+                reference=save_ref,
+                synthetic=True,
+                description=d.description,
+                modality=d.modality,
+                anonymize=self.anonymize,
+            )
+            row["outputs"].append(str(written))
+        if self.cycle_map and backward is not None:
+            reconstructed = _plain(self.translator(backward, translated, source))
+            error = (reconstructed.as_tensor() - _plain(normalized).as_tensor().float()).abs().mean(0, keepdim=True)
+            error = MetaTensor(error, meta=dict(image.meta))
+            if squeeze_axis is not None:
+                error = error.squeeze(squeeze_axis)
+            written = save_image(error, self.output_dir / f"{ref.key}_cycle_error.nii.gz", reference=save_ref)
+            row["outputs"].append(str(written))
+            row["cycle_error_mean"] = float(error.mean())
+        item = TranslatedItem(
+            ref.key, Path(source), image, normalized, translated, output, self.output_dir, self.direction_name
+        )
+        for callback in self.callbacks:
+            extra = callback(item) or []
+            row["outputs"].extend(str(p) for p in ([extra] if isinstance(extra, (str, Path)) else extra))
+
+    # ---------------------------------------------------------------- the run
+    def run(self) -> TranslationResult:
+        """Translate every input, write the report, and return the result (``.ok`` is ``False`` if any failed).
+
+        Raises:
+            InputError: when the input path does not exist or holds no image.
+        """
+        from medtranslate.io import find_series
+
+        if not self.input_path.exists():
+            raise InputError(self.input_path, "input not found")
+        refs = find_series(self.input_path)
+        if not refs:
+            raise InputError(self.input_path, "holds no image file or DICOM series")
+        forward, backward = self._prepare_networks()
+        result = TranslationResult()
+        for ref in refs:
+            row: dict[str, Any] = {
+                "key": ref.key,
+                "input": str(ref.paths[0].parent if ref.kind == "dicom" else ref.paths[0]),
+                "ok": False,
+                "error": None,
+                "warnings": [],
+                "outputs": [],
+            }
+            start = time.perf_counter()
+            try:
+                self._translate_one(ref, forward, backward, row)
+                row["ok"] = True
+                logger.info(f"{row['input']}: translated ({self.direction_name}) -> {', '.join(row['outputs'])}")
+            except MedTranslateError as e:
+                row["error"] = str(e)
+                logger.error(str(e))
+            except Exception as e:  # noqa: BLE001 - one broken input must not stop the batch
+                row["error"] = f"{row['input']}: {type(e).__name__}: {' '.join(str(e).split())}"
+                logger.error(row["error"])
+            row["seconds"] = round(time.perf_counter() - start, 3)
+            result.items.append(row)
+        result.report_path = self._write_report(result)
+        self.result = result
+        return result
+
+    def _write_report(self, result: TranslationResult) -> Path:
+        import json
+
+        from medtranslate import __version__
+        from medtranslate.utils.atomic import atomic_path
+
+        report = {
+            "medtranslate_version": __version__,
+            "direction": self.direction_name,
+            "input": str(self.input_path),
+            "output_dir": str(self.output_dir),
+            "checkpoint": None if self.checkpoint_loaded is None else str(self.checkpoint_loaded),
+            "output_formats": self.output_formats,
+            "device": str(self.device),
+            "ok": result.ok,
+            "n_items": len(result.items),
+            "n_failed": len(result.failed),
+            "items": result.items,
+        }
+        path = self.output_dir / self.report_name
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        return path

@@ -1,0 +1,32 @@
+"""MONAI-style transforms: invertible intensity normalisations and input checks.
+
+See docs/bundles/ct2mri.md and docs/inference.md.
+"""
+
+from __future__ import annotations
+
+from medtranslate.transforms.checks import ModalityCheck, VolumeCheck, dicom_modality
+from medtranslate.transforms.intensity import (
+    CT_FULL_RANGE,
+    HUWindow,
+    HUWindowd,
+    IntensityScale,
+    PercentileNormalize,
+    PercentileNormalized,
+    ScaleRange,
+    ScaleRanged,
+)
+
+__all__ = [
+    "ModalityCheck",
+    "VolumeCheck",
+    "dicom_modality",
+    "CT_FULL_RANGE",
+    "HUWindow",
+    "HUWindowd",
+    "IntensityScale",
+    "PercentileNormalize",
+    "PercentileNormalized",
+    "ScaleRange",
+    "ScaleRanged",
+]
