@@ -63,13 +63,15 @@ def _medtranslate_cause(exc: BaseException) -> MedTranslateError | None:
 @contextlib.contextmanager
 def _quiet_monai_bundle() -> Iterator[None]:
     """Silence MONAI's notice that no logging.conf is applied (the dispatcher already configured logging)."""
-    log = logging.getLogger("monai.bundle")
-    level = log.level
-    log.setLevel(logging.ERROR)
+    logs = [logging.getLogger(name) for name in ("monai.bundle", "monai.bundle.workflows")]
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        log.setLevel(level)
+        for log, level in zip(logs, levels):
+            log.setLevel(level)
 
 
 def run_bundle_config(

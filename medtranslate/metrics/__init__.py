@@ -5,6 +5,7 @@ See docs/evaluation.md for what each number means.
 
 from __future__ import annotations
 
+from medtranslate.metrics.evaluation import CycleGANEvaluation, save_panel_figure, slice_metrics
 from medtranslate.metrics.features import FeatureNetworkInfo, InceptionFeatureExtractor, default_inception_path
 from medtranslate.metrics.fid_kid import (
     KIDResult,
@@ -20,6 +21,9 @@ from medtranslate.metrics.report import flatten_results, to_jsonable, write_repo
 from medtranslate.metrics.similarity import mae, paired_metrics, psnr, ssim
 
 __all__ = [
+    "CycleGANEvaluation",
+    "save_panel_figure",
+    "slice_metrics",
     "FeatureNetworkInfo",
     "InceptionFeatureExtractor",
     "default_inception_path",

@@ -16,6 +16,7 @@ from medtranslate.transforms.intensity import (
     ScaleRange,
     ScaleRanged,
 )
+from medtranslate.transforms.slices import Checkd, RandForegroundSliced, foreground_fractions, foreground_slices
 
 __all__ = [
     "ModalityCheck",
@@ -29,4 +30,8 @@ __all__ = [
     "PercentileNormalized",
     "ScaleRange",
     "ScaleRanged",
+    "Checkd",
+    "RandForegroundSliced",
+    "foreground_fractions",
+    "foreground_slices",
 ]
