@@ -435,6 +435,7 @@ def convert_tree(
         OutputError: when the destination (or the report) cannot be created or written.
     """
     from medtranslate.io import find_series
+    from medtranslate.io.dicom_series import clear_dataset_cache
 
     if to not in FORMATS:
         raise ConfigError(None, f"unknown output format {to!r}; choose one of {', '.join(FORMATS)}")
@@ -478,10 +479,13 @@ def convert_tree(
                 bar.write(f"ERROR: {item.input}: {item.reason}", file=sys.stderr)
         bar.update(1)
 
+    if jobs > 1 and len(todo) > 1:  # the workers parse their own headers
+        clear_dataset_cache()
     try:
         _run(todo, jobs, on_done)
     finally:
         bar.close()
+        clear_dataset_cache()  # headers find_series kept for items that were skipped or not selected
 
     result = BatchResult(items=[item for item in items if item is not None], src=str(src), dst=str(dst), to=to)
     if report is not None:

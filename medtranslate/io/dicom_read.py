@@ -14,12 +14,14 @@ from medtranslate.errors import InputError
 from medtranslate.io.dicom_enhanced import frame_planes, group_value, is_multiframe
 from medtranslate.io.dicom_series import (
     IDENTITY_TAGS,
+    PIXEL_TAGS,
     Plane,
     describe_series,
     floats,
     group_series,
     plane_geometry,
     read_header,
+    take_dataset,
 )
 from medtranslate.io.formats import format_from_suffix, is_sidecar, looks_like_dicom
 from medtranslate.io.validate import ArrayImage, checked_image
@@ -28,8 +30,6 @@ if TYPE_CHECKING:
     from monai.data import MetaTensor
 
 __all__ = ["load_dicom_files", "read_dicom_files", "load_dicom_folder", "dicom_candidates"]
-
-_PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 
 def dicom_candidates(folder: Path) -> list[Path]:
@@ -54,11 +54,12 @@ def dicom_candidates(folder: Path) -> list[Path]:
 def _read(path: Path) -> Any:
     import pydicom
 
+    ds = take_dataset(path)  # parsed moments ago by discovery (read_header), pixel data still on disk
     try:
-        ds = pydicom.dcmread(path, force=True)
+        ds = ds if ds is not None else pydicom.dcmread(path, force=True)
     except Exception as e:  # noqa: BLE001 - every parse failure is one "cannot be read" line
         raise InputError(path, f"is not a readable DICOM file ({' '.join(str(e).split())[:200]})") from e
-    if not any(t in ds for t in _PIXEL_TAGS):
+    if not any(t in ds for t in PIXEL_TAGS):
         if "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
             raise InputError(path, "is not a DICOM file")
         kind = getattr(ds.SOPClassUID, "name", str(ds.SOPClassUID)) if "SOPClassUID" in ds else "object"
@@ -120,7 +121,7 @@ def _stack_frames(ordered: list[Plane], datasets: dict[Path, Any]) -> np.ndarray
         if plane.path not in decoded:
             ds = datasets[plane.path]
             decoded[plane.path] = _decode(ds, plane.path)
-            for tag in _PIXEL_TAGS:  # the raw bytes are no longer needed
+            for tag in PIXEL_TAGS:  # the raw bytes are no longer needed
                 if tag in ds:
                     delattr(ds, tag)
         frames = decoded[plane.path]
@@ -294,4 +295,8 @@ def load_dicom_folder(folder: Path, series_uid: str | None = None) -> MetaTensor
         raise InputError(folder, f"holds {len(groups)} DICOM series, pick one with series_uid: {listing}")
     else:
         chosen = next(iter(groups.values()))
+    wanted = {h.path for h in chosen}
+    for h in headers:  # the other series' parsed headers are not needed
+        if h.path not in wanted:
+            take_dataset(h.path)
     return load_dicom_files([h.path for h in chosen], folder)

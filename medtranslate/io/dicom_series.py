@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ __all__ = [
     "DicomHeader",
     "Plane",
     "read_header",
+    "take_dataset",
+    "PIXEL_TAGS",
+    "clear_dataset_cache",
     "group_series",
     "series_key",
     "describe_series",
@@ -61,15 +65,58 @@ IDENTITY_TAGS: tuple[str, ...] = (
 #: DICOM patient space is LPS; MONAI's and NIfTI's world is RAS.
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
-_DISCOVERY_TAGS = [
-    "SOPClassUID",
-    "SeriesInstanceUID",
-    "PatientID",
-    "SeriesNumber",
-    "Modality",
-    "SeriesDescription",
-    "NumberOfFrames",
-]
+#: the elements that hold an image's pixels.
+PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+_DEFER_BYTES = 2048  # values longer than this (pixel data, vendor blobs) stay on disk until they are accessed
+
+#: at most this many parsed headers wait for the loader (about 20-100 KiB each, the pixel data is not held)
+DATASET_CACHE_SIZE = 1024
+_datasets: OrderedDict[str, tuple[tuple[int, int], object]] = OrderedDict()
+
+
+def _signature(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def take_dataset(path: str | os.PathLike):
+    """Hand over the header that :func:`read_header` parsed for ``path``, so that loading does not parse it again.
+
+    The dataset is removed from the cache (the loader consumes it: it drops the raw pixel bytes once decoded); its
+    pixel data is read from the file when first accessed (pydicom's deferred read).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The pydicom Dataset, or ``None`` when it is not cached or the file changed (modification time or size) since.
+    """
+    key = os.path.abspath(path)
+    entry = _datasets.pop(key, None)
+    if entry is None or entry[0] != _signature(key):
+        return None
+    return entry[1]
+
+
+def clear_dataset_cache() -> None:
+    """Forget every header :func:`read_header` kept for the loader (a caller that will not load them in-process)."""
+    _datasets.clear()
+
+
+def _keep(path: str | os.PathLike, signature: tuple[int, int] | None, ds) -> None:
+    if signature is None or DATASET_CACHE_SIZE <= 0:
+        return
+    key = os.path.abspath(path)
+    _datasets[key] = (signature, ds)
+    _datasets.move_to_end(key)
+    while len(_datasets) > DATASET_CACHE_SIZE:
+        _datasets.popitem(last=False)
+
+
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 
 
@@ -97,7 +144,11 @@ class DicomHeader:
 
 
 def read_header(path: Path) -> DicomHeader | None:
-    """Read the discovery tags of one file (no pixel data).
+    """Read the discovery tags of one file (the pixel data stays on disk).
+
+    The whole header is parsed (it costs what parsing a few tags costs: pydicom walks every element either way) and,
+    for an image, kept for :func:`take_dataset` (the last :data:`DATASET_CACHE_SIZE` of them), so that loading the
+    series right after discovery does not parse every file twice.
 
     Args:
         path: a file believed to be DICOM.
@@ -107,8 +158,9 @@ def read_header(path: Path) -> DicomHeader | None:
     """
     import pydicom
 
+    signature = _signature(os.fspath(path))
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_DISCOVERY_TAGS, force=True)
+        ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, force=True)
     except Exception:  # noqa: BLE001 - any parse failure means "not readable DICOM" here; load() reports it
         return None
     meta_class = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
@@ -117,6 +169,8 @@ def read_header(path: Path) -> DicomHeader | None:
     if "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
         return None
     uid = str(ds.get("SeriesInstanceUID", "") or "").strip() or None
+    if any(t in ds for t in PIXEL_TAGS):
+        _keep(path, signature, ds)
     return DicomHeader(
         path=Path(path),
         series_uid=uid,
