@@ -29,3 +29,16 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     ckpt_files = list((tmp_path / "ckpt_ws2").iterdir())
     assert [p.name for p in ckpt_files] == ["checkpoint_00000002.pt"]
     assert not any(k.startswith("module.") for k in torch.load(ckpt_files[0], weights_only=True)["g_ab"])
+
+
+def test_pix2pix_two_gloo_processes_match_one_process(tmp_path):
+    train(0, 1, 0, str(tmp_path), 2, "pix2pix")
+    mp.start_processes(
+        train, args=(2, _free_port(), str(tmp_path), 1, "pix2pix"), nprocs=2, join=True, start_method="fork"
+    )
+    one = torch.load(tmp_path / "pix2pix_ws1.pt", weights_only=True)
+    two = torch.load(tmp_path / "pix2pix_ws2.pt", weights_only=True)
+    assert one["iterations"] == two["iterations"] == 2
+    for net, weights in one["weights"].items():
+        for key, value in weights.items():
+            torch.testing.assert_close(two["weights"][net][key], value, rtol=1e-4, atol=1e-6, msg=f"{net}.{key}")
