@@ -291,7 +291,7 @@ def _convert_one(task: _Task) -> BatchItem:
 
 def _init_worker() -> None:
     """Keep each worker on one thread: the parallelism is across items (torch reads this when a reader imports it)."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "MEDTRANSLATE_IO_THREADS"):
         os.environ[name] = "1"
 
 

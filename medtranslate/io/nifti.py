@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from medtranslate.errors import InputError
+from medtranslate.io.gzip_stream import ParallelGzipWriter
 from medtranslate.io.validate import to_metatensor
 from medtranslate.utils.atomic import atomic_path
 
@@ -104,5 +105,9 @@ def save_nifti(array: np.ndarray, affine: np.ndarray, path: Path, descrip: str) 
     if array.shape[0] > 1:
         header.set_intent(_VECTOR_INTENT)
     with atomic_path(path) as tmp:
-        nib.save(img, os.fspath(tmp))
+        if tmp.name.lower().endswith(".gz"):  # deflated on several threads; the same bytes once decompressed
+            with open(tmp, "wb") as raw, ParallelGzipWriter(raw, level=1) as stream:
+                img.to_stream(stream)
+        else:
+            nib.save(img, os.fspath(tmp))
     return Path(path)
