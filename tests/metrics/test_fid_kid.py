@@ -105,3 +105,17 @@ def test_kid_rejects_bad_settings():
         kernel_inception_distance(torch.randn(4, 2), torch.randn(4, 2), num_subsets=0)
     with pytest.raises(InputError):
         kernel_inception_distance(torch.randn(4, 2), torch.randn(4, 3))
+
+
+@pytest.mark.parametrize("n_gen, n_real, dims", [(12, 9, 32), (80, 70, 16), (40, 10, 24), (10, 40, 24)])
+def test_frechet_distance_matches_the_sqrtm_formula(n_gen, n_real, dims):
+    """The factor form equals |mu_g - mu_r|^2 + Tr(S_g + S_r - 2 sqrtm(S_g S_r)), with fewer or more images than d."""
+    import scipy.linalg
+
+    rng = np.random.default_rng(1)
+    g = rng.normal(size=(n_gen, dims)) @ rng.normal(size=(dims, dims))
+    r = rng.normal(0.3, 1.5, size=(n_real, dims))
+    s_g, s_r = np.cov(g, rowvar=False), np.cov(r, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s_g @ s_r).real
+    expected = np.sum((g.mean(0) - r.mean(0)) ** 2) + np.trace(s_g + s_r - 2 * covmean)
+    assert frechet_distance(g, r) == pytest.approx(expected, rel=1e-6, abs=1e-6)
