@@ -69,10 +69,46 @@ def _read(path: Path) -> Any:
     return ds
 
 
+_PLAIN_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # Implicit / Explicit VR Little Endian
+_PLAIN_PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2")
+
+
+def _plain_pixels(ds: Any) -> np.ndarray | None:
+    """The pixels of the commonest slice, read straight from its bytes; ``None`` for anything else.
+
+    Uncompressed little-endian, one sample, one frame, 8/16/32-bit with no unused bits: pydicom's decoder returns
+    exactly ``frombuffer(PixelData)`` for these, after a per-call setup that costs more than the copy. Everything
+    else (compressed, big-endian, colour, multi-frame, 12 bits in 16, short data) goes through pydicom.
+    """
+    ts = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
+    try:
+        if (
+            ts not in _PLAIN_SYNTAXES
+            or np.little_endian is False
+            or "PixelData" not in ds
+            or int(ds.get("SamplesPerPixel", 1) or 1) != 1
+            or int(ds.get("NumberOfFrames", 1) or 1) != 1
+            or str(ds.get("PhotometricInterpretation", "")) not in _PLAIN_PHOTOMETRIC
+        ):
+            return None
+        bits, stored = int(ds.BitsAllocated), int(ds.BitsStored)
+        rows, cols, signed = int(ds.Rows), int(ds.Columns), int(ds.PixelRepresentation)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if bits not in (8, 16, 32) or stored != bits or signed not in (0, 1):
+        return None
+    data = ds.PixelData
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    if not isinstance(data, bytes) or len(data) < rows * cols * dtype.itemsize:
+        return None  # pydicom names the problem
+    return np.frombuffer(data, dtype=dtype, count=rows * cols).reshape(rows, cols)
+
+
 def _decode(ds: Any, path: Path) -> np.ndarray:
     """Decoded pixels as (frames, rows, cols[, 3]); palette colour is expanded to RGB."""
     try:
-        arr = ds.pixel_array
+        arr = _plain_pixels(ds)
+        arr = arr if arr is not None else ds.pixel_array
         if str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR":
             from pydicom.pixels import apply_color_lut
 

@@ -16,7 +16,7 @@ import pytest
 from io_helpers import write_series
 
 from medtranslate.io import find_series, load_image, save_image
-from medtranslate.io.dicom_read import _rescale, read_dicom_files
+from medtranslate.io.dicom_read import _plain_pixels, _rescale, read_dicom_files
 from medtranslate.io.dicom_series import Plane, clear_dataset_cache, take_dataset
 from medtranslate.io.validate import ArrayImage
 
@@ -116,3 +116,24 @@ def test_a_file_changed_after_discovery_is_read_again(tmp_path):
     raw = pydicom.dcmread(changed).pixel_array.astype(np.int32) - 1000
     assert any(np.array_equal(img.numpy()[0, :, :, z], raw.T) for z in range(3))
     assert take_dataset(ref.paths[0]) is None  # the series' other headers were consumed by the load
+
+
+def test_plain_pixel_path_equals_pydicom_on_its_test_files():
+    from pydicom.data import get_testdata_files
+
+    taken, refused = [], []
+    for name in get_testdata_files("*.dcm"):
+        try:
+            ds = pydicom.dcmread(name, force=True)
+        except Exception:  # noqa: BLE001 - a few test files are deliberately broken
+            continue
+        fast = _plain_pixels(ds)
+        if fast is None:
+            refused.append(name)
+            continue
+        ref = ds.pixel_array
+        assert fast.dtype == ref.dtype and fast.shape == ref.shape, name
+        np.testing.assert_array_equal(fast, ref, err_msg=name)
+        taken.append(name)
+    assert len(taken) >= 5 and len(refused) >= 20  # both routes are exercised (compressed, colour, 12-bit ...)
+    assert {np.dtype(pydicom.dcmread(n).pixel_array.dtype).itemsize for n in taken} >= {1, 2}
