@@ -435,7 +435,7 @@ def convert_tree(
         OutputError: when the destination (or the report) cannot be created or written.
     """
     from medtranslate.io import find_series
-    from medtranslate.io.dicom_series import clear_dataset_cache
+    from medtranslate.io.dicom_series import clear_dataset_cache, keep_parsed_headers
 
     if to not in FORMATS:
         raise ConfigError(None, f"unknown output format {to!r}; choose one of {', '.join(FORMATS)}")
@@ -454,38 +454,38 @@ def convert_tree(
         raise OutputError(report, "cannot write the report: its folder is not writable")
 
     absdst, abssrc = Path(os.path.abspath(dst)), Path(os.path.abspath(src))
-    refs = find_series(src)
-    if src.is_dir() and _is_within(absdst, abssrc):  # a destination inside the source tree: its outputs are no inputs
-        refs = [ref for ref in refs if not all(_is_within(Path(os.path.abspath(p)), absdst) for p in ref.paths)]
-    refs = _select(refs, series_uid, src)
-    if not refs:
-        raise InputError(src, "no image files found")
-    refs.sort(key=lambda r: (r.key, [str(p) for p in r.paths]))
+    with keep_parsed_headers():  # discovery's parsed headers serve the loads in this process (not the workers')
+        refs = find_series(src)
+        if src.is_dir() and _is_within(absdst, abssrc):  # a destination inside the source: its outputs are no inputs
+            refs = [ref for ref in refs if not all(_is_within(Path(os.path.abspath(p)), absdst) for p in ref.paths)]
+        refs = _select(refs, series_uid, src)
+        if not refs:
+            raise InputError(src, "no image files found")
+        refs.sort(key=lambda r: (r.key, [str(p) for p in r.paths]))
 
-    items, tasks = _plan(refs, dst, to, overwrite, anonymize)
-    for item in items:  # failures found while planning (name collisions) are announced like the others
-        if item is not None and item.status == FAILED:
-            logger.error("%s: %s", item.input, item.reason)
-    todo = [(i, task) for i, task in enumerate(tasks) if task is not None]
-    bar = _progress_bar(len(refs), progress)
-    bar.update(len(refs) - len(todo))
-
-    def on_done(i: int, item: BatchItem) -> None:
-        items[i] = item
-        if item.status == FAILED:
-            if bar.disable:
+        items, tasks = _plan(refs, dst, to, overwrite, anonymize)
+        for item in items:  # failures found while planning (name collisions) are announced like the others
+            if item is not None and item.status == FAILED:
                 logger.error("%s: %s", item.input, item.reason)
-            else:  # above the bar, not through it
-                bar.write(f"ERROR: {item.input}: {item.reason}", file=sys.stderr)
-        bar.update(1)
+        todo = [(i, task) for i, task in enumerate(tasks) if task is not None]
+        bar = _progress_bar(len(refs), progress)
+        bar.update(len(refs) - len(todo))
 
-    if jobs > 1 and len(todo) > 1:  # the workers parse their own headers
-        clear_dataset_cache()
-    try:
-        _run(todo, jobs, on_done)
-    finally:
-        bar.close()
-        clear_dataset_cache()  # headers find_series kept for items that were skipped or not selected
+        def on_done(i: int, item: BatchItem) -> None:
+            items[i] = item
+            if item.status == FAILED:
+                if bar.disable:
+                    logger.error("%s: %s", item.input, item.reason)
+                else:  # above the bar, not through it
+                    bar.write(f"ERROR: {item.input}: {item.reason}", file=sys.stderr)
+            bar.update(1)
+
+        if jobs > 1 and len(todo) > 1:  # the workers parse their own headers
+            clear_dataset_cache()
+        try:
+            _run(todo, jobs, on_done)
+        finally:
+            bar.close()
 
     result = BatchResult(items=[item for item in items if item is not None], src=str(src), dst=str(dst), to=to)
     if report is not None:

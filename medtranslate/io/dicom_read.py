@@ -19,6 +19,7 @@ from medtranslate.io.dicom_series import (
     describe_series,
     floats,
     group_series,
+    keep_parsed_headers,
     plane_geometry,
     read_header,
     take_dataset,
@@ -311,28 +312,25 @@ def load_dicom_folder(folder: Path, series_uid: str | None = None) -> MetaTensor
             ``series_uid``, or any error of :func:`load_dicom_files`.
     """
     candidates = dicom_candidates(folder)
-    if not candidates:
-        raise InputError(folder, "holds no DICOM files (pass an image file itself for other formats)")
-    headers = []
-    for p in candidates:
-        h = read_header(p)
-        if h is None:  # never drop a file silently: it may be a slice of the series
-            raise InputError(p, "is not a readable DICOM file (remove it or pass the series' files)")
-        headers.append(h)
-    groups = group_series(headers)
-    if not groups:
-        raise InputError(folder, "holds no DICOM images (only DICOMDIR index files)")
-    if series_uid is not None:
-        if series_uid not in groups:
-            raise InputError(folder, f"has no series {series_uid}; it holds: {describe_series(groups)}")
-        chosen = groups[series_uid]
-    elif len(groups) > 1:
-        listing = describe_series(groups)
-        raise InputError(folder, f"holds {len(groups)} DICOM series, pick one with series_uid: {listing}")
-    else:
-        chosen = next(iter(groups.values()))
-    wanted = {h.path for h in chosen}
-    for h in headers:  # the other series' parsed headers are not needed
-        if h.path not in wanted:
-            take_dataset(h.path)
-    return load_dicom_files([h.path for h in chosen], folder)
+    with keep_parsed_headers():  # parsed once: the load below takes the headers read here
+        if not candidates:
+            raise InputError(folder, "holds no DICOM files (pass an image file itself for other formats)")
+        headers = []
+        for p in candidates:
+            h = read_header(p)
+            if h is None:  # never drop a file silently: it may be a slice of the series
+                raise InputError(p, "is not a readable DICOM file (remove it or pass the series' files)")
+            headers.append(h)
+        groups = group_series(headers)
+        if not groups:
+            raise InputError(folder, "holds no DICOM images (only DICOMDIR index files)")
+        if series_uid is not None:
+            if series_uid not in groups:
+                raise InputError(folder, f"has no series {series_uid}; it holds: {describe_series(groups)}")
+            chosen = groups[series_uid]
+        elif len(groups) > 1:
+            listing = describe_series(groups)
+            raise InputError(folder, f"holds {len(groups)} DICOM series, pick one with series_uid: {listing}")
+        else:
+            chosen = next(iter(groups.values()))
+        return load_dicom_files([h.path for h in chosen], folder)

@@ -7,11 +7,12 @@ patient space, with every plausibility check stated as one :class:`~medtranslate
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ __all__ = [
     "Plane",
     "read_header",
     "take_dataset",
+    "keep_parsed_headers",
     "PIXEL_TAGS",
     "clear_dataset_cache",
     "group_series",
@@ -73,6 +75,24 @@ _DEFER_BYTES = 2048  # values longer than this (pixel data, vendor blobs) stay o
 #: at most this many parsed headers wait for the loader (about 20-100 KiB each, the pixel data is not held)
 DATASET_CACHE_SIZE = 1024
 _datasets: OrderedDict[str, tuple[tuple[int, int], object]] = OrderedDict()
+_keeping = 0  # how many keep_parsed_headers() blocks are open
+
+
+@contextlib.contextmanager
+def keep_parsed_headers() -> Iterator[None]:
+    """Inside this block :func:`read_header` keeps the headers it parses for :func:`take_dataset`; on exit they go.
+
+    Loading right after discovery (``convert``, ``load_image`` of a folder) then parses each file once. Outside such
+    a block nothing is kept, so a program that only lists series holds no headers. Blocks may nest.
+    """
+    global _keeping
+    _keeping += 1
+    try:
+        yield
+    finally:
+        _keeping -= 1
+        if not _keeping:
+            _datasets.clear()
 
 
 def _signature(path: str) -> tuple[int, int] | None:
@@ -108,7 +128,7 @@ def clear_dataset_cache() -> None:
 
 
 def _keep(path: str | os.PathLike, signature: tuple[int, int] | None, ds) -> None:
-    if signature is None or DATASET_CACHE_SIZE <= 0:
+    if signature is None or DATASET_CACHE_SIZE <= 0 or not _keeping:
         return
     key = os.path.abspath(path)
     _datasets[key] = (signature, ds)
@@ -147,7 +167,8 @@ def read_header(path: Path) -> DicomHeader | None:
     """Read the discovery tags of one file (the pixel data stays on disk).
 
     The whole header is parsed (it costs what parsing a few tags costs: pydicom walks every element either way) and,
-    for an image, kept for :func:`take_dataset` (the last :data:`DATASET_CACHE_SIZE` of them), so that loading the
+    for an image inside a :func:`keep_parsed_headers` block, kept for :func:`take_dataset` (the last
+    :data:`DATASET_CACHE_SIZE` of them), so that loading the
     series right after discovery does not parse every file twice.
 
     Args:

@@ -17,7 +17,7 @@ from io_helpers import write_series
 
 from medtranslate.io import find_series, load_image, save_image
 from medtranslate.io.dicom_read import _plain_pixels, _rescale, read_dicom_files
-from medtranslate.io.dicom_series import Plane, clear_dataset_cache, take_dataset
+from medtranslate.io.dicom_series import Plane, keep_parsed_headers, take_dataset
 from medtranslate.io.validate import ArrayImage
 
 
@@ -94,28 +94,31 @@ def test_dicom_conversion_imports_neither_torch_nor_monai(tmp_path):
 def test_discovery_hands_each_parsed_header_to_the_loader_once(tmp_path):
     write_series(tmp_path / "s", 2, spacing=2.0)
     (ref,) = find_series(tmp_path / "s")
-    first = ref.paths[0]
-    ds = take_dataset(first)
-    assert ds is not None and "PixelData" in ds
-    assert take_dataset(first) is None  # consumed
-    find_series(tmp_path / "s")
-    clear_dataset_cache()
-    assert take_dataset(first) is None
+    assert take_dataset(ref.paths[0]) is None  # outside keep_parsed_headers() nothing is held
+    with keep_parsed_headers():
+        (ref,) = find_series(tmp_path / "s")
+        ds = take_dataset(ref.paths[0])
+        assert ds is not None and "PixelData" in ds
+        assert take_dataset(ref.paths[0]) is None  # consumed
+        assert take_dataset(ref.paths[1]) is not None
+        find_series(tmp_path / "s")
+    assert take_dataset(ref.paths[0]) is None  # forgotten when the block ends
 
 
 def test_a_file_changed_after_discovery_is_read_again(tmp_path):
     write_series(tmp_path / "s", 3, spacing=2.0)
-    (ref,) = find_series(tmp_path / "s")
-    changed = ref.paths[1]
-    ds = pydicom.dcmread(changed)
-    ds.RescaleIntercept = -1000  # a header change (the stale parsed header says -1024)
-    ds.save_as(changed)
-    os.utime(changed, ns=(time.time_ns(), time.time_ns() + 10**9))
-    img = ref.load()
+    with keep_parsed_headers():
+        (ref,) = find_series(tmp_path / "s")
+        changed = ref.paths[1]
+        ds = pydicom.dcmread(changed)
+        ds.RescaleIntercept = -1000  # a header change (the stale parsed header says -1024)
+        ds.save_as(changed)
+        os.utime(changed, ns=(time.time_ns(), time.time_ns() + 10**9))
+        img = ref.load()
+        assert take_dataset(ref.paths[0]) is None  # the series' other headers were consumed by the load
     np.testing.assert_array_equal(img.numpy(), load_image(tmp_path / "s").numpy())
     raw = pydicom.dcmread(changed).pixel_array.astype(np.int32) - 1000
     assert any(np.array_equal(img.numpy()[0, :, :, z], raw.T) for z in range(3))
-    assert take_dataset(ref.paths[0]) is None  # the series' other headers were consumed by the load
 
 
 def test_plain_pixel_path_equals_pydicom_on_its_test_files():
