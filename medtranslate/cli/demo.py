@@ -209,7 +209,7 @@ def _oct2confocal_train(ctx: DemoContext) -> dict[str, Any]:
 
     datalist = Path(ctx.state["datasets"]["oct_confocal"])
     out = ctx.output / "oct2confocal" / "train"
-    crop, epochs = (24, 1) if ctx.quick else (48, 12)
+    crop, epochs = (24, 1) if ctx.quick else (48, 6)
     # the paper's layout at a fraction of its width (8 vs 64 channels, 2 vs 9 residual blocks, 9 x 48 x 48 slabs),
     # lr 2e-4 instead of 2e-5 so that a few minutes show some learning: a pipeline check, not the paper's model
     overrides = {
@@ -234,6 +234,11 @@ def _oct2confocal_train(ctx: DemoContext) -> dict[str, Any]:
     return {"epochs": epochs, "patch": [9, crop, crop], **_OCT2CONFOCAL_TINY, "checkpoints": str(out / "checkpoints")}
 
 
+def _oct_plane(ctx: DemoContext) -> int:
+    """In-plane window for the sample stacks: the whole plane, so windows slide along depth only (fewest windows)."""
+    return (QUICK if ctx.quick else FULL)["oct_confocal"][1][-1]
+
+
 def _oct2confocal_translate(ctx: DemoContext) -> dict[str, Any]:
     """Translate every sample OCT stack, whole, with bundles/oct2confocal/configs/inference.json."""
     from medtranslate.cli.translate import run_bundle_config
@@ -247,7 +252,7 @@ def _oct2confocal_translate(ctx: DemoContext) -> dict[str, Any]:
         "checkpoint": str(ctx.output / "oct2confocal" / "train" / "checkpoints"),
         "device": "cpu",
         "amp": "none",
-        "window_size": 32 if ctx.quick else 48,
+        "window_size": _oct_plane(ctx),
         "cycle_map": True,
     }
     wf = run_bundle_config(_oct2confocal_bundle(), "inference.json", overrides, result_id="translator")
@@ -271,7 +276,7 @@ def _oct2confocal_evaluate(ctx: DemoContext) -> dict[str, Any]:
         "checkpoint": str(ctx.output / "oct2confocal" / "train" / "checkpoints"),
         "device": "cpu",
         "amp": "none",
-        "window_size": 32 if ctx.quick else 48,
+        "window_size": _oct_plane(ctx),
         "images": "slices",  # one or two test stacks: their en-face slices, not one projection each
         "fid_dims": [768] if ctx.quick else [768, 2048],
         "kid_dims": 768 if ctx.quick else 2048,
