@@ -17,6 +17,13 @@ __all__ = ["atomic_path", "atomic_save_torch", "TMP_MARK"]
 TMP_MARK = ".mt-tmp"
 
 
+def _default_mode(is_dir: bool) -> int:
+    """The mode a plain ``open()`` / ``mkdir()`` would give under the current umask (mkstemp/mkdtemp use 0600/0700)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if is_dir else 0o666) & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` only if the block succeeds.
@@ -51,6 +58,7 @@ def atomic_path(final: str | os.PathLike, is_dir: bool = False) -> Iterator[Path
         raise OutputError(parent, f"cannot write in the output folder ({e.strerror or e})") from e
     try:
         yield tmp
+        os.chmod(tmp, _default_mode(is_dir))
         if is_dir and final.exists():
             shutil.rmtree(final) if final.is_dir() else final.unlink()
         os.replace(tmp, final)
