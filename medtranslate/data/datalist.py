@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from medtranslate.errors import ConfigError
+from medtranslate.io.formats import looks_like_dicom
 from medtranslate.utils.atomic import TMP_MARK, atomic_path
 
 __all__ = [
@@ -316,12 +317,7 @@ def _is_dicom(path: Path) -> bool:
         return True
     if path.suffix and not path.suffix[1:].isdigit():
         return False  # DICOM files without a suffix (or with a numeric one, as UIDs) are common; other suffixes are not
-    try:
-        with open(path, "rb") as f:
-            head = f.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:] == b"DICM"
+    return looks_like_dicom(path)
 
 
 def _dicom_series(files: list[Path]) -> dict[str | None, list[Path]]:
