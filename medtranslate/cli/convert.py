@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 
+from medtranslate.io.batch import FORMATS as BATCH_FORMATS
+
 __all__ = ["register", "run"]
 
-FORMATS = ("nifti", "dicom", "tiff", "png", "nrrd", "mha")  # kept equal to medtranslate.io.batch.FORMATS (tested)
+FORMATS = tuple(BATCH_FORMATS)  # the output formats of medtranslate.io.batch (a light import: no torch or MONAI)
 
 EPILOG = """\
 outputs: DST/<key>.<ext> per series (DST/<key>/ folder of slices for dicom); <key> mirrors the input path,

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from medtranslate.errors import ConfigError, InputError, MedTranslateError
+from medtranslate.io.batch import FORMATS as BATCH_FORMATS
 
 __all__ = ["register", "run_bundle_config", "parse_set_options", "FORMATS"]
 
-FORMATS = ("nifti", "dicom", "tiff", "nrrd", "mha", "png")
+FORMATS = tuple(BATCH_FORMATS)  # the output formats of medtranslate.io.batch, which the workflow writes
 
 
 def parse_set_options(pairs: Sequence[str] | None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from monai.data import MetaTensor
 from torch import nn
 
 from medtranslate.errors import ConfigError, InputError, MedTranslateError
+from medtranslate.io.batch import FORMATS, output_path
 
 __all__ = [
     "TranslationDirection",
@@ -37,15 +38,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: file suffix written for each output format ("dicom" is a folder named by the item key).
-OUTPUT_SUFFIXES: dict[str, str] = {
-    "nifti": ".nii.gz",
-    "tiff": ".tif",
-    "nrrd": ".nrrd",
-    "mha": ".mha",
-    "png": ".png",
-    "dicom": "",
-}
+#: file suffix written for each output format ("dicom" is a folder named by the item key): the table of ``convert``.
+OUTPUT_SUFFIXES: dict[str, str] = FORMATS
 
 
 class ResizeNetwork(nn.Module):
@@ -309,7 +303,7 @@ class TranslationWorkflow:
         return nets[0], nets[1]
 
     def _output_paths(self, key: str) -> dict[str, Path]:
-        return {fmt: self.output_dir / f"{key}{OUTPUT_SUFFIXES[fmt]}" for fmt in self.output_formats}
+        return {fmt: output_path(self.output_dir, key, fmt) for fmt in self.output_formats}
 
     # ---------------------------------------------------------------- one item
     def _translate_one(self, ref: Any, forward: nn.Module, backward: nn.Module | None, row: dict[str, Any]) -> None:
