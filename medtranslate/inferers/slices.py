@@ -53,17 +53,8 @@ class SliceTranslator(VolumeTranslator):
         self.slice_roi = roi
 
     def _inferer(self, sw_device: torch.device, stitch_device: torch.device, sw_batch_size: int) -> SliceInferer:
-        return SliceInferer(
-            spatial_dim=self.axis,
-            roi_size=self.slice_roi,
-            sw_batch_size=sw_batch_size,
-            overlap=self.overlap,
-            mode=self.mode,
-            sigma_scale=self.sigma_scale,
-            sw_device=sw_device,
-            device=stitch_device,
-            progress=self.progress,
-        )
+        kwargs = self._inferer_kwargs(sw_device, stitch_device, sw_batch_size)
+        return SliceInferer(spatial_dim=self.axis, **{**kwargs, "roi_size": self.slice_roi})
 
 
 def translate_slices(

@@ -130,17 +130,23 @@ class VolumeTranslator:
         """Window extent used to pad short axes (the slice translator never pads its slicing axis)."""
         return self.roi_size
 
+    def _inferer_kwargs(
+        self, sw_device: torch.device, stitch_device: torch.device, sw_batch_size: int
+    ) -> dict[str, Any]:
+        """Arguments shared by MONAI's ``SlidingWindowInferer`` and ``SliceInferer`` (the slice translator's)."""
+        return {
+            "roi_size": self.roi_size,
+            "sw_batch_size": sw_batch_size,
+            "overlap": self.overlap,
+            "mode": self.mode,
+            "sigma_scale": self.sigma_scale,
+            "sw_device": sw_device,
+            "device": stitch_device,
+            "progress": self.progress,
+        }
+
     def _inferer(self, sw_device: torch.device, stitch_device: torch.device, sw_batch_size: int) -> Callable:
-        return SlidingWindowInferer(
-            roi_size=self.roi_size,
-            sw_batch_size=sw_batch_size,
-            overlap=self.overlap,
-            mode=self.mode,
-            sigma_scale=self.sigma_scale,
-            sw_device=sw_device,
-            device=stitch_device,
-            progress=self.progress,
-        )
+        return SlidingWindowInferer(**self._inferer_kwargs(sw_device, stitch_device, sw_batch_size))
 
     def _devices(self, network: Callable) -> tuple[torch.device, torch.device]:
         net_dev = _network_device(network)
