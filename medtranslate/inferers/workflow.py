@@ -372,10 +372,19 @@ class TranslationWorkflow:
         Raises:
             InputError: when the input path does not exist or holds no image.
         """
-        from medtranslate.io import find_series
+        from medtranslate.io.dicom_series import keep_parsed_headers
 
         if not self.input_path.exists():
             raise InputError(self.input_path, "input not found")
+        with keep_parsed_headers():  # the headers that discovery parses serve the loads (each DICOM file parsed once)
+            result = self._run_items()
+        result.report_path = self._write_report(result)
+        self.result = result
+        return result
+
+    def _run_items(self) -> TranslationResult:
+        from medtranslate.io import find_series
+
         refs = find_series(self.input_path)
         if not refs:
             raise InputError(self.input_path, "holds no image file or DICOM series")
@@ -403,8 +412,6 @@ class TranslationWorkflow:
                 logger.error(row["error"])
             row["seconds"] = round(time.perf_counter() - start, 3)
             result.items.append(row)
-        result.report_path = self._write_report(result)
-        self.result = result
         return result
 
     def _write_report(self, result: TranslationResult) -> Path:
