@@ -19,6 +19,7 @@ from medtranslate.cli.main import main
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "io"))
 from io_helpers import dciodvfy_errors, write_series  # noqa: E402
+from translate_helpers import run_translate  # noqa: E402
 
 ROOT = Path(__file__).parents[2]
 BUNDLE = ROOT / "bundles" / "ct2mri"
@@ -143,21 +144,7 @@ def test_training_resumes(trained):
 
 
 def _translate(trained, inp, out, *extra):
-    return main(
-        [
-            "translate",
-            "--bundle",
-            str(BUNDLE),
-            "--input",
-            str(inp),
-            "--output",
-            str(out),
-            "--checkpoint",
-            str(trained["ckpt"]),
-            *TINY_SET,
-            *extra,
-        ]
-    )
+    return run_translate(BUNDLE, inp, out, trained["ckpt"], *TINY_SET, *extra)
 
 
 @pytest.mark.slow

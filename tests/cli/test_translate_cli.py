@@ -19,6 +19,7 @@ from medtranslate.networks import ResNetGenerator
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "io"))
 from io_helpers import dciodvfy_errors, write_series  # noqa: E402
+from translate_helpers import run_translate  # noqa: E402
 
 NET = {
     "_target_": "medtranslate.networks.ResNetGenerator",
@@ -108,20 +109,7 @@ AFFINE = np.array([[0.8, 0, 0, -10], [0, 0.9, 0, 5], [0, 0, 2.5, 3], [0, 0, 0, 1
 
 
 def _run(bundle, inp, out, *extra):
-    return main(
-        [
-            "translate",
-            "--bundle",
-            str(bundle),
-            "--input",
-            str(inp),
-            "--output",
-            str(out),
-            "--checkpoint",
-            str(bundle / "model.pt"),
-            *extra,
-        ]
-    )
+    return run_translate(bundle, inp, out, bundle / "model.pt", *extra)
 
 
 def test_translate_tree_keeps_geometry_and_reports(bundle, tmp_path, capsys):
@@ -195,19 +183,7 @@ def test_run_errors_are_one_line(bundle, tmp_path, capsys):
     assert err.count("\n") == 1 and "unknown direction 'ct2pet'" in err and "a2b, b2a" in err
     assert _run(bundle, tmp_path / "missing", tmp_path / "o") == 2
     assert "missing: input not found" in capsys.readouterr().err
-    rc = main(
-        [
-            "translate",
-            "--bundle",
-            str(bundle),
-            "--input",
-            str(tmp_path / "x.nii.gz"),
-            "--output",
-            str(tmp_path / "o"),
-            "--checkpoint",
-            str(tmp_path / "none.pt"),
-        ]
-    )
+    rc = run_translate(bundle, tmp_path / "x.nii.gz", tmp_path / "o", tmp_path / "none.pt")
     assert rc == 2 and "none.pt: checkpoint not found" in capsys.readouterr().err
     assert main(["translate", "--bundle", str(tmp_path / "nob"), "--input", "x", "--output", "o"]) == 2
     assert "bundle folder not found" in capsys.readouterr().err
