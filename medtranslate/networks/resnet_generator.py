@@ -24,32 +24,25 @@ from medtranslate.networks.utils import (
 
 __all__ = ["ResNetGenerator", "RESNET_GENERATOR_PRESETS", "resnet_generator_preset"]
 
+# seed 000's 3D ResNet-9 with the anisotropic kernels of the authors' code; the depth stride is 1 so a 9-slice stack
+# keeps its 9 slices (9 is not divisible by 2).
+_OCT2CONFOCAL_3D: dict[str, Any] = {
+    "spatial_dims": 3,
+    "num_res_blocks": 9,
+    "strides": (1, 2, 2),
+    "stem_kernel_size": (9, 7, 7),
+    "res_kernel_size": ((2, 5, 5), (3, 3, 3)),
+    "final_kernel_size": (8, 7, 7),
+}
+
 #: keyword arguments of the published configurations (see docs/networks.md).
 RESNET_GENERATOR_PRESETS: dict[str, dict[str, Any]] = {
     # junyanz/pytorch-CycleGAN-and-pix2pix netG=resnet_9blocks / resnet_6blocks (2D, seeds 003 and 002)
     "resnet_9blocks": {"spatial_dims": 2, "num_downsamplings": 2, "num_res_blocks": 9},
     "resnet_6blocks": {"spatial_dims": 2, "num_downsamplings": 2, "num_res_blocks": 6},
-    # seed 000 "3D CycleGAN-3": 3 downsamplings, ResNet-9, with the anisotropic kernels of the authors' code; the
-    # depth stride is 1 so a 9-slice stack keeps its 9 slices (9 is not divisible by 2).
-    "oct2confocal_cyclegan3": {
-        "spatial_dims": 3,
-        "num_downsamplings": 3,
-        "num_res_blocks": 9,
-        "strides": (1, 2, 2),
-        "stem_kernel_size": (9, 7, 7),
-        "res_kernel_size": ((2, 5, 5), (3, 3, 3)),
-        "final_kernel_size": (8, 7, 7),
-    },
-    # seed 000 "3D CycleGAN-2": the same with 2 downsamplings
-    "oct2confocal_cyclegan2": {
-        "spatial_dims": 3,
-        "num_downsamplings": 2,
-        "num_res_blocks": 9,
-        "strides": (1, 2, 2),
-        "stem_kernel_size": (9, 7, 7),
-        "res_kernel_size": ((2, 5, 5), (3, 3, 3)),
-        "final_kernel_size": (8, 7, 7),
-    },
+    # seed 000 "3D CycleGAN-3" and "3D CycleGAN-2": 3 or 2 downsamplings
+    "oct2confocal_cyclegan3": {**_OCT2CONFOCAL_3D, "num_downsamplings": 3},
+    "oct2confocal_cyclegan2": {**_OCT2CONFOCAL_3D, "num_downsamplings": 2},
 }
 
 
