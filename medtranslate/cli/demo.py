@@ -209,7 +209,7 @@ def _oct2confocal_train(ctx: DemoContext) -> dict[str, Any]:
 
     datalist = Path(ctx.state["datasets"]["oct_confocal"])
     out = ctx.output / "oct2confocal" / "train"
-    crop, epochs = (24, 1) if ctx.quick else (48, 6)
+    crop, epochs = (24, 1) if ctx.quick else (48, 12)
     # the paper's layout at a fraction of its width (8 vs 64 channels, 2 vs 9 residual blocks, 9 x 48 x 48 slabs),
     # lr 2e-4 instead of 2e-5 so that a few minutes show some learning: a pipeline check, not the paper's model
     overrides = {
