@@ -16,6 +16,7 @@ from medtranslate.transforms.intensity import (
     ScaleRange,
     ScaleRanged,
 )
+from medtranslate.transforms.io import LoadVolumed
 from medtranslate.transforms.slices import Checkd, RandForegroundSliced, foreground_fractions, foreground_slices
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "PercentileNormalized",
     "ScaleRange",
     "ScaleRanged",
+    "LoadVolumed",
     "Checkd",
     "RandForegroundSliced",
     "foreground_fractions",

@@ -21,7 +21,6 @@ __all__ = [
     "CheckStackd",
     "select_depth_range",
     "DepthRanged",
-    "LoadStackd",
     "SelectDepthRange",
     "OCTStackCheck",
     "DepthAxisTranslator",
@@ -225,45 +224,6 @@ class DepthRanged(MapTransform):
         rng = d.get(self.range_key, self.depth_range) if self.range_key else self.depth_range
         for key in self.key_iterator(d):
             d[key] = select_depth_range(d[key], rng, self.depth_axis)
-        return d
-
-
-class LoadStackd(MapTransform):
-    """Load ``data[key]`` (a file or DICOM folder path) with :func:`medtranslate.io.load_image`.
-
-    MONAI's ``LoadImaged`` is not used: medtranslate's loader reads DICOM series folders, enhanced DICOM and ImageJ /
-    OME TIFF z-stacks with their calibration, and raises one-line ``InputError`` s naming the file.
-
-    Args:
-        keys: keys holding paths.
-        series_uid_key: item key picking one series of a DICOM folder (ignored when absent).
-        allow_missing_keys: skip missing keys.
-    """
-
-    def __init__(
-        self, keys: KeysCollection, series_uid_key: str | None = "series_uid", allow_missing_keys: bool = False
-    ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.series_uid_key = series_uid_key
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        """Load every key.
-
-        Args:
-            data: the item (paths).
-
-        Returns:
-            The item with ``MetaTensor`` images ``(C, *spatial)``.
-
-        Raises:
-            InputError: when a file cannot be read.
-        """
-        from medtranslate.io import load_image
-
-        d = dict(data)
-        uid = d.get(self.series_uid_key) if self.series_uid_key else None
-        for key in self.key_iterator(d):
-            d[key] = load_image(d[key], series_uid=uid)
         return d
 
 
