@@ -16,7 +16,7 @@ from medtranslate import __version__
 from medtranslate.engines.distributed import is_main_process
 from medtranslate.engines.errors import TrainingError
 from medtranslate.errors import InputError
-from medtranslate.utils.atomic import atomic_save_torch
+from medtranslate.utils.atomic import atomic_save_torch, remove_stale_temporaries
 
 __all__ = ["CheckpointHandler", "save_checkpoint", "load_checkpoint", "resolve_checkpoint", "list_checkpoints"]
 
@@ -170,7 +170,8 @@ class CheckpointHandler:
     saves on exceptions, which would replace the last good checkpoint with the state of a NaN run. Files are named
     ``<prefix>_<iteration>.pt`` (8 digits); the newest ``n_saved`` are kept. A save that falls inside a
     gradient-accumulation window waits for the window's optimiser step, so the file never misses accumulated
-    gradients.
+    gradients. When a run starts or resumes, temporaries that a hard-killed (SIGKILL) run left in ``save_dir``
+    mid-write (``.<name>.<random>.mt-tmp.pt``) are deleted.
 
     Args:
         save_dir: the checkpoint folder.
@@ -205,11 +206,28 @@ class CheckpointHandler:
         Args:
             engine: a medtranslate trainer.
         """
+        engine.add_event_handler(Events.STARTED, self.remove_stale_temporaries)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._iteration_completed)
         if self.epoch_interval > 0:
             engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.epoch_interval), self._request)
         if self.save_final:
             engine.add_event_handler(Events.COMPLETED, self.save)
+
+    def remove_stale_temporaries(self, engine: Any = None) -> list[Path]:
+        """Delete half-written checkpoint temporaries of a killed run from ``save_dir`` (rank 0 only).
+
+        Args:
+            engine: the trainer (unused; the signature of an event handler).
+
+        Returns:
+            The removed paths.
+        """
+        if not is_main_process():
+            return []
+        removed = remove_stale_temporaries(self.save_dir)
+        for p in removed:
+            logger.info(f"removed {p.name}, a checkpoint left half-written by a killed run")
+        return removed
 
     def _request(self, engine: Any) -> None:
         self._pending = True

@@ -12,7 +12,7 @@ from typing import Any
 
 from medtranslate.errors import OutputError
 
-__all__ = ["atomic_path", "atomic_save_torch", "TMP_MARK"]
+__all__ = ["atomic_path", "atomic_save_torch", "remove_stale_temporaries", "TMP_MARK"]
 
 TMP_MARK = ".mt-tmp"
 
@@ -66,6 +66,31 @@ def atomic_path(final: str | os.PathLike, is_dir: bool = False) -> Iterator[Path
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
         raise
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, stem: str = "") -> list[Path]:
+    """Delete the temporaries that :func:`atomic_path` left in ``folder`` when its process was killed (SIGKILL).
+
+    A normal exit, an exception or SIGTERM remove the temporary; only a hard kill during the write leaves one behind
+    (``.<stem>.<random>.mt-tmp<suffix>``). Call this when nothing else writes into ``folder`` (a run's start or
+    resume), since a live writer's temporary looks the same.
+
+    Args:
+        folder: the folder to clean; a missing folder is fine.
+        stem: only remove temporaries of final names starting with this (e.g. ``"checkpoint_"``); ``""``: all.
+
+    Returns:
+        The removed paths.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in folder.glob(f".{stem}*{TMP_MARK}*"):
+        with contextlib.suppress(OSError):
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            removed.append(p)
+    return sorted(removed)
 
 
 def atomic_save_torch(obj: Any, final: str | os.PathLike) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from _engine_nets import TinyGenerator, lsgan, make_cyclegan_parts, random_images
+from ignite.engine import Events
 from monai.data import DataLoader
 from monai.handlers import CheckpointLoader
 
@@ -69,6 +70,27 @@ def test_contents_pruning_and_no_temporary_files(tmp_path):
     assert not any(k.startswith("module.") for k in ckpt["g_ab"])
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_stale_temporaries_of_a_killed_write_are_removed_at_start(tmp_path, resume):
+    # what a SIGKILL during atomic_save_torch leaves: the half-written temporary under atomic_path's name
+    if resume:
+        _trainer(tmp_path, max_epochs=1, handlers=[CheckpointHandler(tmp_path)]).run()
+    stale = [tmp_path / ".checkpoint_00000004.k1l2e3d4.mt-tmp.pt", tmp_path / ".best.a1b2c3d4.mt-tmp.pt"]
+    for p in stale:
+        p.write_bytes(b"half a checkpoint")
+    keep = [tmp_path / "notes.mt-tmp.txt", tmp_path / ".hidden.pt"]  # not atomic_path temporaries
+    for p in keep:
+        p.write_bytes(b"x")
+    trainer = _trainer(tmp_path, max_epochs=2, handlers=[CheckpointHandler(tmp_path)], resume_from=str(tmp_path))
+    started = []
+    trainer.add_event_handler(Events.ITERATION_STARTED, lambda e: started.append(any(p.exists() for p in stale)))
+    trainer.run()
+    assert started[0] is False  # gone before the first iteration
+    assert [p for p in keep if p.exists()] == keep
+    assert torch.load(tmp_path / "checkpoint_00000004.pt", weights_only=True)["meta"]["iteration"] == 4
+    assert len(started) == (2 if resume else 4)  # a resumed run continued after iteration 2
+
+
 def test_monai_checkpoint_loader_restores_a_trainer(tmp_path):
     first = _trainer(tmp_path, max_epochs=1, handlers=[CheckpointHandler(tmp_path, save_final=True)])
     first.run()
@@ -76,8 +98,6 @@ def test_monai_checkpoint_loader_restores_a_trainer(tmp_path):
     second = _trainer(tmp_path, max_epochs=2)
     CheckpointLoader(str(path), second.checkpoint_objects()).attach(second)
     seen = []
-    from ignite.engine import Events
-
     second.add_event_handler(Events.ITERATION_STARTED, lambda e: seen.append(e.state.iteration))
     second.run()
     assert seen == [3, 4]  # continued after the 2 iterations of the first run
