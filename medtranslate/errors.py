@@ -2,13 +2,18 @@
 
 Every error raised for a bad input or a bad destination is a :class:`MedTranslateError`. Its ``str()`` is the single
 line that the command line prints (``"<path>: <problem>"``); the CLI never shows a traceback for it unless ``--debug``.
+Every error or warning line on stderr has one form, argparse's: ``medtranslate: error: <path>: <problem>``
+(:func:`message_line`), whether it ends the run or reports one failed item of a batch.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["MedTranslateError", "InputError", "OutputError", "ConfigError"]
+__all__ = ["MedTranslateError", "InputError", "OutputError", "ConfigError", "message_line", "PROG"]
+
+#: The program name that starts every error and warning line.
+PROG = "medtranslate"
 
 
 class MedTranslateError(Exception):
@@ -42,3 +47,16 @@ class OutputError(MedTranslateError):
 
 class ConfigError(MedTranslateError):
     """A datalist, bundle config or command-line option is invalid."""
+
+
+def message_line(message: object, level: str = "error") -> str:
+    """The one form of every error and warning line: ``medtranslate: <level>: <message>`` (argparse's form).
+
+    Args:
+        message: the message (a :class:`MedTranslateError` gives ``<path>: <problem>``); folded to one line.
+        level: ``"error"`` or ``"warning"``.
+
+    Returns:
+        The line, without a newline.
+    """
+    return f"{PROG}: {level}: {' '.join(str(message).split())}"

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from medtranslate import __version__
-from medtranslate.errors import MedTranslateError
+from medtranslate.errors import MedTranslateError, message_line
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -48,8 +48,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class CliFormatter(logging.Formatter):
+    """Log lines of the command line: warnings and errors as ``medtranslate: error: ...`` (the form of every error
+    line, see :func:`medtranslate.errors.message_line`), progress messages bare."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format one record.
+
+        Args:
+            record: the log record.
+
+        Returns:
+            The line.
+        """
+        message = super().format(record)
+        if record.levelno >= logging.WARNING:
+            return message_line(message, record.levelname.lower())
+        return message
+
+
+def configure_logging(quiet: bool = False) -> None:
+    """Route log records to stderr in the command line's form; ``quiet`` drops everything below WARNING.
+
+    ``quiet`` uses ``logging.disable``, so it also silences loggers that do not propagate to the root logger and
+    set their own level, such as MONAI's ``StatsHandler`` (the per-iteration loss lines of bundle training).
+
+    Args:
+        quiet: only warnings and errors (undo with ``logging.disable(logging.NOTSET)``).
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(CliFormatter())
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler])
+    logging.disable(logging.INFO if quiet else logging.NOTSET)
+
+
 def _fail(message: str) -> None:
-    sys.stderr.write(f"medtranslate: error: {message}\n")
+    sys.stderr.write(message_line(message) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,9 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return EXIT_ERROR
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(args.quiet)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -79,8 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - the last guard: no traceback reaches a user without --debug
         if args.debug:
             raise
-        _fail(f"{type(e).__name__}: {' '.join(str(e).split())} (rerun with --debug for the traceback)")
+        _fail(f"{type(e).__name__}: {e} (rerun with --debug for the traceback)")
         return EXIT_ERROR
+    finally:
+        logging.disable(logging.NOTSET)  # main() may run again in this process (tests, notebooks)
 
 
 if __name__ == "__main__":  # pragma: no cover

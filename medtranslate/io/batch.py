@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from medtranslate.errors import ConfigError, InputError, MedTranslateError, OutputError
+from medtranslate.errors import ConfigError, InputError, MedTranslateError, OutputError, message_line
 from medtranslate.utils.atomic import TMP_MARK, atomic_path
 
 if TYPE_CHECKING:  # the io readers pull torch and MONAI: import them only where an item is converted
@@ -477,7 +477,7 @@ def convert_tree(
                 if bar.disable:
                     logger.error("%s: %s", item.input, item.reason)
                 else:  # above the bar, not through it
-                    bar.write(f"ERROR: {item.input}: {item.reason}", file=sys.stderr)
+                    bar.write(message_line(f"{item.input}: {item.reason}"), file=sys.stderr)
             bar.update(1)
 
         if jobs > 1 and len(todo) > 1:  # the workers parse their own headers

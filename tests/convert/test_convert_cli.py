@@ -83,7 +83,7 @@ def test_cli_subprocess_reports_without_traceback(tmp_path):
     assert run.returncode == 1, run.stderr
     assert "Traceback" not in run.stderr
     lines = [line for line in run.stderr.splitlines() if "broken.nii.gz" in line]
-    assert len(lines) == 1 and lines[0].startswith("ERROR:"), run.stderr
+    assert len(lines) == 1 and lines[0].startswith("medtranslate: error: "), run.stderr  # the README's form
     assert "1 converted, 0 skipped, 1 failed" in run.stderr
     assert report.read_text().count("\n") == 3  # header + 2 items
     assert tree_state(src) == before
