@@ -5,6 +5,7 @@ See docs/bundles/ct2mri.md and docs/inference.md.
 
 from __future__ import annotations
 
+from medtranslate.transforms.augment import RandEnFaceZoomd
 from medtranslate.transforms.checks import ModalityCheck, VolumeCheck, dicom_modality
 from medtranslate.transforms.intensity import (
     CT_FULL_RANGE,
@@ -20,6 +21,7 @@ from medtranslate.transforms.io import LoadVolumed
 from medtranslate.transforms.slices import Checkd, RandForegroundSliced, foreground_fractions, foreground_slices
 
 __all__ = [
+    "RandEnFaceZoomd",
     "ModalityCheck",
     "VolumeCheck",
     "dicom_modality",

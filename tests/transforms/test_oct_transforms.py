@@ -8,7 +8,7 @@ import torch
 from monai.data import MetaTensor
 
 from medtranslate.errors import InputError
-from medtranslate.transforms.augment import slab_augmentation, training_patch_size
+from medtranslate.transforms.augment import RandEnFaceZoomd, slab_augmentation, training_patch_size
 from medtranslate.transforms.oct import (
     CheckStackd,
     DepthRanged,
@@ -93,6 +93,40 @@ def test_slab_augmentation_shapes(spatial_dims):
     assert training_patch_size(spatial_dims, 9, 8) == ([9, 8, 8] if spatial_dims == 3 else [8, 8])
     with pytest.raises(ValueError):
         slab_augmentation(spatial_dims=2, depth=9)
+
+
+def _extent(mask: np.ndarray, axis: int) -> int:
+    other = tuple(a for a in range(mask.ndim) if a != axis)
+    idx = np.flatnonzero(mask.any(axis=other))
+    return int(idx[-1] - idx[0] + 1)
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+def test_zoom_keeps_the_en_face_aspect_ratio(spatial_dims):
+    # seed 000: one zoom factor, 0.9-1.1, for the en-face plane; a square must stay a square and depth untouched
+    size = 64
+    square = torch.zeros(size, size)
+    square[16:48, 16:48] = 1.0
+    x = square.expand(1, 5, size, size).clone() if spatial_dims == 3 else square[None].clone()
+    if spatial_dims == 3:
+        x[0, 2] *= 0.5  # slices differ: a depth resampling would mix them
+    aug = slab_augmentation("image", spatial_dims=3, depth=5, flip_prob=0.0) if spatial_dims == 3 else None
+    zoom = aug.transforms[1] if aug is not None else RandEnFaceZoomd("image", min_zoom=0.9, max_zoom=1.1)
+    assert isinstance(zoom, RandEnFaceZoomd)
+    factors, ratios = [], []
+    for seed in range(12):
+        t = aug if aug is not None else zoom
+        t.set_random_state(seed)
+        y = np.asarray(t({"image": x})["image"])[0]
+        plane = y[1] if spatial_dims == 3 else y
+        factors.append(zoom.factor)
+        h, w = _extent(plane > 0.5, 0), _extent(plane > 0.5, 1)
+        assert abs(h - 32 * zoom.factor) <= 2 and h == w, (seed, zoom.factor, h, w)
+        ratios.append(h / w)
+        if spatial_dims == 3:  # depth not resampled: slice 2 stays half as bright as slice 1
+            np.testing.assert_allclose(y[2], 0.5 * y[1], atol=1e-5)
+    assert min(factors) < 0.95 and max(factors) > 1.05 and all(0.9 <= f <= 1.1 for f in factors)
+    assert ratios == [1.0] * len(ratios)
 
 
 def test_slab_augmentation_is_reproducible():
