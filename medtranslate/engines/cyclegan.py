@@ -15,7 +15,12 @@ from medtranslate.engines.base import TrainingMixin, logits_of, set_requires_gra
 from medtranslate.engines.distributed import unwrap
 from medtranslate.engines.handlers.nan_guard import finite_loss_values
 from medtranslate.engines.image_pool import ImagePool
-from medtranslate.engines.losses import build_adversarial_loss, default_gradient_penalty, identity_input
+from medtranslate.engines.losses import (
+    build_adversarial_loss,
+    default_gradient_penalty,
+    discriminator_loss_weight,
+    identity_input,
+)
 from medtranslate.errors import ConfigError
 from medtranslate.losses import CycleLoss, GradientLoss, IdentityLoss
 
@@ -36,7 +41,9 @@ class CycleGANTrainer(TrainingMixin, Trainer):
        to the generator); and ``lambda_gradient * gradient(fake, input)`` comparing the edges of each translation
        with its input (``GradientLoss`` reduces differing channel counts itself).
     3. Discriminators on real images and on fakes drawn from the history pools:
-       ``0.5 * (adv(d(real), real) + adv(d(pool(fake)), fake))`` (+ gradient penalty for WGAN-GP).
+       ``0.5 * (adv(d(real), real) + adv(d(pool(fake)), fake))``. For WGAN-GP the critic loss follows Gulrajani et
+       al.: ``adv(d(real), real) + adv(d(pool(fake)), fake) + lambda_gp * GP`` (no 0.5; use ``pool_size=0`` for the
+       paper's critic, which sees the current fakes only).
 
     One optimiser updates both generators and one both discriminators (Adam, beta1 0.5 in every seed).
     Batches are dicts ``{keys[0]: A, keys[1]: B}`` with images in [-1, 1].
@@ -60,6 +67,7 @@ class CycleGANTrainer(TrainingMixin, Trainer):
             ``lambda_gradient > 0``.
         gradient_penalty: ``penalty(critic, real, fake)`` added to each discriminator loss; default: medtranslate's
             for WGAN-GP, none otherwise.
+        lambda_gp: weight of the default WGAN-GP gradient penalty (10, as in Gulrajani et al.).
         lambda_cycle: cycle weight (10).
         lambda_identity: identity weight as a fraction of ``lambda_cycle`` (0.5); 0 turns identity off.
         lambda_gradient: gradient-loss weight (0 = off; seed 000's best model uses it).
@@ -99,6 +107,7 @@ class CycleGANTrainer(TrainingMixin, Trainer):
         identity_loss: Callable | None = None,
         gradient_loss: Callable | None = None,
         gradient_penalty: Callable | None = None,
+        lambda_gp: float = 10.0,
         lambda_cycle: float = 10.0,
         lambda_identity: float = 0.5,
         lambda_gradient: float = 0.0,
@@ -143,8 +152,9 @@ class CycleGANTrainer(TrainingMixin, Trainer):
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.adversarial_loss = build_adversarial_loss(adversarial_loss)
         self.gradient_penalty = (
-            gradient_penalty if gradient_penalty is not None else default_gradient_penalty(adversarial_loss)
+            gradient_penalty if gradient_penalty is not None else default_gradient_penalty(adversarial_loss, lambda_gp)
         )
+        self.d_loss_weight = discriminator_loss_weight(adversarial_loss)
         self.cycle_loss = cycle_loss if cycle_loss is not None else CycleLoss()
         self.identity_loss = identity_loss if identity_loss is not None else IdentityLoss()
         self.gradient_loss = gradient_loss
@@ -197,7 +207,7 @@ class CycleGANTrainer(TrainingMixin, Trainer):
 
     def _discriminator_loss(self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         adv = self.adversarial_loss
-        loss = 0.5 * (
+        loss = self.d_loss_weight * (
             adv(logits_of(d(real)), True, for_discriminator=True)
             + adv(logits_of(d(fake)), False, for_discriminator=True)
         )

@@ -10,7 +10,13 @@ import torch
 from medtranslate.errors import ConfigError
 from medtranslate.losses import AdversarialLoss, gradient_penalty
 
-__all__ = ["build_adversarial_loss", "default_gradient_penalty", "identity_input"]
+__all__ = [
+    "build_adversarial_loss",
+    "default_gradient_penalty",
+    "discriminator_loss_weight",
+    "identity_input",
+    "is_wgan_gp",
+]
 
 
 def build_adversarial_loss(loss: Callable | str) -> Callable:
@@ -35,6 +41,35 @@ def build_adversarial_loss(loss: Callable | str) -> Callable:
         raise ConfigError(None, f"adversarial_loss: {e}") from e
 
 
+def is_wgan_gp(mode: Callable | str) -> bool:
+    """Whether an ``adversarial_loss`` option is WGAN-GP.
+
+    Args:
+        mode: the option (a name, or a criterion with a ``mode`` attribute).
+
+    Returns:
+        ``True`` for ``"wgangp"`` (also spelled ``"wgan-gp"``/``"wgan_gp"``, any case).
+    """
+    name = mode if isinstance(mode, str) else getattr(mode, "mode", "")
+    return str(name).lower().replace("-", "").replace("_", "") == "wgangp"
+
+
+def discriminator_loss_weight(mode: Callable | str) -> float:
+    """The weight on ``adv(d(real)) + adv(d(fake))`` in a discriminator's loss.
+
+    0.5 for the GAN objectives, as in the reference implementation (junyanz ``backward_D_basic``: "(real + fake) *
+    0.5", which slows D relative to G). 1 for WGAN-GP, whose critic loss is ``E[D(fake)] - E[D(real)] + lambda_gp *
+    GP`` (Gulrajani et al. 2017, Algorithm 1): halving the Wasserstein term would double the penalty's relative weight.
+
+    Args:
+        mode: the ``adversarial_loss`` option (a name, or a criterion with a ``mode`` attribute).
+
+    Returns:
+        0.5 or 1.0.
+    """
+    return 1.0 if is_wgan_gp(mode) else 0.5
+
+
 def default_gradient_penalty(mode: Callable | str, lambda_gp: float = 10.0) -> Callable | None:
     """WGAN-GP needs a gradient penalty on the critic; the other modes need none.
 
@@ -45,8 +80,7 @@ def default_gradient_penalty(mode: Callable | str, lambda_gp: float = 10.0) -> C
     Returns:
         ``penalty(critic, real, fake)`` for WGAN-GP, else ``None``.
     """
-    name = mode if isinstance(mode, str) else getattr(mode, "mode", "")
-    if str(name).lower().replace("-", "").replace("_", "") != "wgangp":
+    if not is_wgan_gp(mode):
         return None
 
     def penalty(critic: Any, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

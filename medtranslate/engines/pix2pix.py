@@ -15,7 +15,7 @@ from medtranslate.engines.base import TrainingMixin, logits_of, set_requires_gra
 from medtranslate.engines.distributed import unwrap
 from medtranslate.engines.handlers.nan_guard import finite_loss_values
 from medtranslate.engines.image_pool import ImagePool
-from medtranslate.engines.losses import build_adversarial_loss, default_gradient_penalty
+from medtranslate.engines.losses import build_adversarial_loss, default_gradient_penalty, discriminator_loss_weight
 
 __all__ = ["Pix2PixTrainer"]
 
@@ -24,7 +24,8 @@ class Pix2PixTrainer(TrainingMixin, Trainer):
     """Paired translation A -> B with one generator and a (conditional) PatchGAN.
 
     Each iteration, in the reference order: ``fake_B = generator(A)``; the discriminator is updated on
-    ``cat(A, B)`` (real) and ``cat(A, fake_B)`` (fake) with ``0.5 * (real + fake)``; then the generator on
+    ``cat(A, B)`` (real) and ``cat(A, fake_B)`` (fake) with ``0.5 * (real + fake)`` (WGAN-GP: ``real + fake +
+    lambda_gp * GP``, Gulrajani et al.); then the generator on
     ``adv(d(cat(A, fake_B)), real) + lambda_l1 * L1(fake_B, B)``. With ``conditional=False`` the discriminator
     sees B images alone. Batches are dicts ``{keys[0]: A, keys[1]: B}`` in [-1, 1].
 
@@ -41,6 +42,7 @@ class Pix2PixTrainer(TrainingMixin, Trainer):
             ``medtranslate.losses.AdversarialLoss`` (the paper uses ``"vanilla"``).
         reconstruction_loss: ``loss(fake_B, B)``; default L1.
         gradient_penalty: ``penalty(critic, real, fake)``; default: medtranslate's for WGAN-GP only.
+        lambda_gp: weight of the default WGAN-GP gradient penalty (10, as in Gulrajani et al.).
         lambda_l1: weight of the reconstruction term (100).
         conditional: feed the discriminator the input image too.
         pool_size: fake-history size (0, as in the paper).
@@ -74,6 +76,7 @@ class Pix2PixTrainer(TrainingMixin, Trainer):
         adversarial_loss: Callable | str = "vanilla",
         reconstruction_loss: Callable | None = None,
         gradient_penalty: Callable | None = None,
+        lambda_gp: float = 10.0,
         lambda_l1: float = 100.0,
         conditional: bool = True,
         pool_size: int = 0,
@@ -116,8 +119,9 @@ class Pix2PixTrainer(TrainingMixin, Trainer):
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.adversarial_loss = build_adversarial_loss(adversarial_loss)
         self.gradient_penalty = (
-            gradient_penalty if gradient_penalty is not None else default_gradient_penalty(adversarial_loss)
+            gradient_penalty if gradient_penalty is not None else default_gradient_penalty(adversarial_loss, lambda_gp)
         )
+        self.d_loss_weight = discriminator_loss_weight(adversarial_loss)
         self.reconstruction_loss = reconstruction_loss if reconstruction_loss is not None else nn.L1Loss()
         self.lambda_l1 = float(lambda_l1)
         self.conditional = bool(conditional)
@@ -166,7 +170,7 @@ class Pix2PixTrainer(TrainingMixin, Trainer):
         with self._autocast():
             fake_in = self.pool.query(self._pair(real_a, fake_b.detach()))
             real_in = self._pair(real_a, real_b)
-            loss_d = 0.5 * (
+            loss_d = self.d_loss_weight * (
                 adv(logits_of(self.discriminator(fake_in)), False, for_discriminator=True)
                 + adv(logits_of(self.discriminator(real_in)), True, for_discriminator=True)
             )

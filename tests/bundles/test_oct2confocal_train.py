@@ -127,6 +127,21 @@ def test_variant_trains_one_iteration(tmp_path, samples, variant):
     assert {"g_ab", "g_ba", "d_a", "d_b"} <= set(state)
 
 
+def test_wgan_gp_variant_follows_gulrajani(tmp_path, samples):
+    # WGAN-GP paper: critic loss D(fake) - D(real) + 10 * GP (no 0.5), critic on the current fakes (no history pool)
+    tiny = {k: v for k, v in TINY.items() if k != "pool_size"}
+    overrides = {**tiny, "dataset_dir": str(samples.parent), "output_dir": str(tmp_path / "out")}
+    parser = _parser(_variant_files("wgan_gp"), **overrides)
+    assert parser.get()["pool_size"] == 0 and parser.get()["lambda_gp"] == 10.0
+    trainer = parser.get_parsed_content("train#trainer")
+    assert trainer.d_loss_weight == 1.0 and trainer.pool_a.pool_size == 0 and trainer.pool_b.pool_size == 0
+    assert trainer.gradient_penalty is not None and trainer.adversarial_loss.mode == "wgangp"
+    paper = _parser([CONFIGS / "train.json"], **overrides).get_parsed_content("train#trainer")
+    assert paper.d_loss_weight == 0.5 and paper.pool_a.pool_size == 50 and paper.gradient_penalty is None
+    card = (BUNDLE / "docs" / "README.md").read_text()
+    assert "no image history pool" in card and "no 0.5 factor" in card
+
+
 def test_augmentation_keeps_depth_and_flips_in_plane():
     from medtranslate.transforms.augment import slab_augmentation
 

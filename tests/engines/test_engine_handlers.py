@@ -81,7 +81,7 @@ def test_cycle_validation_keeps_best_checkpoint(tmp_path, spatial_dims):
     assert -1.0 <= m["val_cycle_ssim"] <= 1.0 and m["val_cycle_psnr"] > 0
     assert handler.best == max(handler.best, m["val_cycle_ssim"]) and handler.best_epoch in (1, 2)
     ckpt = torch.load(tmp_path / "best.pt", weights_only=True)
-    assert ckpt["validation"]["best"] == pytest.approx(handler.best) or ckpt["meta"]["epoch"] == handler.best_epoch
+    assert ckpt["validation"]["best"] == pytest.approx(handler.best) and ckpt["meta"]["epoch"] == handler.best_epoch
     assert trainer.g_ab.training  # back in training mode
 
 

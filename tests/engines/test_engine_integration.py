@@ -52,7 +52,17 @@ def test_cyclegan_with_project_networks_gray_to_rgb(tmp_path, spatial_dims, spat
     trainer.run()
     out = trainer.state.output
     assert out["fake_B"].shape == (1, 3, *spatial) and out["fake_A"].shape == (1, 1, *spatial)
-    assert all(v == v for k, v in out.items() if k.startswith("loss"))
+    terms = {k: v for k, v in out.items() if k.startswith("loss_") and k not in ("loss_G", "loss_D_A", "loss_D_B")}
+    assert len(terms) == 8 and out["loss_G"] == pytest.approx(sum(terms.values()), rel=1e-5)
+    # the cycle and gradient terms, recomputed in float32 from the images of the last iteration (bf16 step)
+    f32 = {k: out[k].float() for k in ("real_A", "fake_B", "rec_A", "real_B", "fake_A", "rec_B")}
+    assert out["loss_cycle_A"] == pytest.approx(10 * (f32["rec_A"] - f32["real_A"]).abs().mean().item(), rel=1e-3)
+    assert out["loss_cycle_B"] == pytest.approx(10 * (f32["rec_B"] - f32["real_B"]).abs().mean().item(), rel=1e-3)
+    grad = GradientLoss(spatial_dims)
+    assert out["loss_grad_AB"] == pytest.approx(0.1 * grad(f32["fake_B"], f32["real_A"]).item(), rel=1e-2)
+    assert out["loss_grad_BA"] == pytest.approx(0.1 * grad(f32["fake_A"], f32["real_B"]).item(), rel=1e-2)
+    # BCE discriminators three small steps from their initialisation: near log(2) = 0.693 (chance)
+    assert 0.55 < out["loss_D_A"] < 0.85 and 0.55 < out["loss_D_B"] < 0.85, (out["loss_D_A"], out["loss_D_B"])
     assert (tmp_path / "checkpoint_00000003.pt").is_file()
 
 

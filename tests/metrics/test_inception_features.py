@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import pytest
 import torch
 
@@ -105,7 +108,23 @@ def test_fid_kid_entries_record_the_network(pt_inception_file):
         net = res[key]["feature_network"]
         assert net["dims"] == dims and net["sha256"] == ex.sha256
         assert res[key]["n_real"] == 4 and res[key]["n_generated"] == 4
-        assert res[key]["value"] == res[key]["value"]  # not NaN
+    # the values, by hand from the same features: FID with numpy (unbiased covariances, Tr sqrt from the
+    # eigenvalues of S_g S_r); KID: every subset holds all 4 images, so it is the unbiased MMD^2 of the full sets
+    feats_real, feats_fake = ex.extract(real, (0, 1)), ex.extract(fake, (-1, 1))
+    for dims in (64, 192):
+        r, g = feats_real[dims].double().numpy(), feats_fake[dims].double().numpy()
+        s_r, s_g = np.cov(r, rowvar=False), np.cov(g, rowvar=False)
+        tr_sqrt = np.sqrt(np.clip(np.linalg.eigvals(s_g @ s_r).real, 0, None)).sum()
+        fid = np.sum((g.mean(0) - r.mean(0)) ** 2) + np.trace(s_g) + np.trace(s_r) - 2 * tr_sqrt
+        assert res[f"FID{dims}"]["value"] == pytest.approx(fid, rel=1e-5), dims
+    r, g = feats_real[192].double().numpy(), feats_fake[192].double().numpy()
+    k = {(a, b): (x @ y.T / 192 + 1) ** 3 for (a, x), (b, y) in itertools.product((("g", g), ("r", r)), repeat=2)}
+    mmd = (
+        (k["g", "g"].sum() - np.trace(k["g", "g"])) / 12
+        + (k["r", "r"].sum() - np.trace(k["r", "r"])) / 12
+        - 2 * k["g", "r"].mean()
+    )
+    assert res["KID192"]["value"] == pytest.approx(mmd, rel=1e-6, abs=1e-9) and res["KID192"]["std"] < 1e-9
     assert res["KID192"]["subset_size"] == 4
     with pytest.raises(ConfigError, match="dims"):
         fid_kid(real, fake, ex, data_range=(0, 1))  # the default 768 / 2048 were not built
