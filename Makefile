@@ -1,8 +1,14 @@
 # Every target creates the environment first when it is missing, so each one works on a fresh machine.
 #   make demo   - the main job on the built-in sample data
 #   make test   - the whole test suite (what .ci/run calls)
-# GPU machines: `make setup TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://<your CUDA wheel index>` or just
-# `make setup TORCH_SPEC=torch` (PyPI's default Linux wheel is a CUDA build). See README.md.
+# The tools land in $(VENV)/bin (medtranslate, python, ruff): `source .venv/bin/activate` or call them by path.
+# torch is installed first, from TORCH_SPEC (and TORCH_INDEX when set); set-up reruns when either changes.
+# GPU machines, a CUDA build of torch (see README.md, "The two commands"):
+#   make setup TORCH_SPEC="torch==2.13.0+cu128" TORCH_INDEX=https://download.pytorch.org/whl/cu128
+#       PyTorch's own wheel index; the +cu128 label pins the CUDA 12.8 build (cu126, cu129, ... likewise)
+#   make setup TORCH_INDEX=https://pypi.org/simple
+#       PyPI's torch==2.13.0 for Linux x86_64 is a CUDA build (CUDA libraries from the nvidia-* wheels)
+# CPU-only build from PyTorch's index: make setup TORCH_SPEC="torch==2.13.0+cpu" TORCH_INDEX=https://download.pytorch.org/whl/cpu
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,16 +16,23 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.medtranslate-installed
+TORCH_WANTED := $(VENV)/.medtranslate-torch
 JOBS ?= 2
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean FORCE
 
 setup: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
+# holds "TORCH_SPEC TORCH_INDEX"; rewritten (so newer than the stamp) only when they change
+$(TORCH_WANTED): FORCE
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@# torch first, so nothing below can pull a CUDA build on a CPU machine
-	$(BIN)/python -m pip install -q --disable-pip-version-check $(TORCH_SPEC) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	@echo '$(TORCH_SPEC) $(TORCH_INDEX)' | cmp -s - $@ || echo '$(TORCH_SPEC) $(TORCH_INDEX)' > $@
+
+$(STAMP): setup.cfg pyproject.toml $(TORCH_WANTED)
+	@# torch first, from the chosen build, so the package's own requirement is already met; an explicit
+	@# TORCH_INDEX replaces an installed build of the same version (e.g. +cpu by a CUDA build)
+	$(BIN)/python -m pip install -q --disable-pip-version-check $(TORCH_SPEC) \
+		$(if $(TORCH_INDEX),--index-url $(TORCH_INDEX) --force-reinstall)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev]"
 	@touch $@
 
