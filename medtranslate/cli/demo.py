@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import shutil
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -454,16 +455,26 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     Returns:
         The ``demo`` parser (its ``func`` is :func:`run`).
     """
+    steps = "\n".join(f"  {i}. {step.name}: {step.title}" for i, step in enumerate(STEPS, 1))
     parser = subparsers.add_parser(
         "demo",
         help="generate sample data and run the main job on it (what `make demo` runs)",
-        description="Generate the built-in sample data into OUTPUT/samples, batch-convert it (NIfTI -> DICOM -> NIfTI "
-        "with a round-trip check, TIFF -> NIfTI), write OUTPUT/demo_report.json and print where each output went.",
+        description="Run the main job on built-in sample data, on the CPU, in these steps:\n"
+        f"{steps}\n"
+        + textwrap.fill(
+            "The models are tiny and briefly trained: a check of the whole pipeline, not trained models. Each step "
+            "prints its time as it finishes; OUTPUT/demo_report.json records every step, and the end lists where "
+            "each output went.",
+            width=100,
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--output", "-o", required=True, metavar="DIR", help="output folder: new, empty, or one an earlier demo made"
     )
-    parser.add_argument("--quick", action="store_true", help="small samples: seconds instead of tens of seconds")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller samples and shorter training (what the tests and CI use)"
+    )
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="conversion worker processes (1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample data (0)")
     parser.set_defaults(func=run)
