@@ -6,23 +6,23 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
-from monai.engines import Trainer
 from monai.engines.utils import default_metric_cmp_fn
 from torch import nn
 from torch.optim import Optimizer
 
-from medtranslate.engines.base import TrainingMixin, logits_of, set_requires_grad, to_channels_last
+from medtranslate.engines.adversarial import AdversarialTrainer
+from medtranslate.engines.base import logits_of, set_requires_grad
 from medtranslate.engines.distributed import unwrap
 from medtranslate.engines.handlers.nan_guard import finite_loss_values
 from medtranslate.engines.image_pool import ImagePool
-from medtranslate.engines.losses import build_adversarial_loss, default_gradient_penalty, identity_input
+from medtranslate.engines.losses import identity_input
 from medtranslate.errors import ConfigError
 from medtranslate.losses import CycleLoss, GradientLoss, IdentityLoss
 
 __all__ = ["CycleGANTrainer"]
 
 
-class CycleGANTrainer(TrainingMixin, Trainer):
+class CycleGANTrainer(AdversarialTrainer):
     """Unpaired translation A <-> B with two generators, two discriminators and two image pools.
 
     Naming: ``g_ab`` maps A to B and ``g_ba`` B to A; ``d_a`` judges images of domain A (real A against
@@ -124,27 +124,25 @@ class CycleGANTrainer(TrainingMixin, Trainer):
         super().__init__(
             device=device,
             max_epochs=max_epochs,
-            data_loader=train_data_loader,
+            train_data_loader=train_data_loader,
+            networks=(g_ab, g_ba, d_a, d_b),
+            g_optimizer=g_optimizer,
+            d_optimizer=d_optimizer,
+            adversarial_loss=adversarial_loss,
+            gradient_penalty=gradient_penalty,
+            keys=keys,
+            channels_last=channels_last,
+            optim_set_to_none=optim_set_to_none,
             epoch_length=epoch_length,
             non_blocking=non_blocking,
-            key_metric=key_train_metric,
+            train_handlers=train_handlers,
+            key_train_metric=key_train_metric,
             additional_metrics=additional_metrics,
             metric_cmp_fn=metric_cmp_fn,
-            handlers=train_handlers,
-            amp=False,  # AMP is handled here for any device and dtype (MONAI's hard-codes cuda autocast)
             event_names=event_names,
             event_to_attr=event_to_attr,
-            decollate=False,
         )
-        if channels_last:
-            for net in (g_ab, g_ba, d_a, d_b):
-                to_channels_last(net)
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        self.adversarial_loss = build_adversarial_loss(adversarial_loss)
-        self.gradient_penalty = (
-            gradient_penalty if gradient_penalty is not None else default_gradient_penalty(adversarial_loss)
-        )
         self.cycle_loss = cycle_loss if cycle_loss is not None else CycleLoss()
         self.identity_loss = identity_loss if identity_loss is not None else IdentityLoss()
         self.gradient_loss = gradient_loss
@@ -153,8 +151,6 @@ class CycleGANTrainer(TrainingMixin, Trainer):
         self.lambda_gradient = float(lambda_gradient)
         self.pool_a = ImagePool(pool_size, seed=seed, storage_device=pool_storage_device)
         self.pool_b = ImagePool(pool_size, seed=seed + 1, storage_device=pool_storage_device)
-        self.keys = tuple(keys)
-        self.optim_set_to_none = optim_set_to_none
         self._init_training(amp, accumulation_steps, schedulers, channels_last, resume_from)
 
     # -- checkpoint protocol -------------------------------------------------------------------------------------

@@ -6,21 +6,20 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
-from monai.engines import Trainer
 from monai.engines.utils import default_metric_cmp_fn
 from torch import nn
 from torch.optim import Optimizer
 
-from medtranslate.engines.base import TrainingMixin, logits_of, set_requires_grad, to_channels_last
+from medtranslate.engines.adversarial import AdversarialTrainer
+from medtranslate.engines.base import logits_of, set_requires_grad
 from medtranslate.engines.distributed import unwrap
 from medtranslate.engines.handlers.nan_guard import finite_loss_values
 from medtranslate.engines.image_pool import ImagePool
-from medtranslate.engines.losses import build_adversarial_loss, default_gradient_penalty
 
 __all__ = ["Pix2PixTrainer"]
 
 
-class Pix2PixTrainer(TrainingMixin, Trainer):
+class Pix2PixTrainer(AdversarialTrainer):
     """Paired translation A -> B with one generator and a (conditional) PatchGAN.
 
     Each iteration, in the reference order: ``fake_B = generator(A)``; the discriminator is updated on
@@ -97,33 +96,29 @@ class Pix2PixTrainer(TrainingMixin, Trainer):
         super().__init__(
             device=device,
             max_epochs=max_epochs,
-            data_loader=train_data_loader,
+            train_data_loader=train_data_loader,
+            networks=(generator, discriminator),
+            g_optimizer=g_optimizer,
+            d_optimizer=d_optimizer,
+            adversarial_loss=adversarial_loss,
+            gradient_penalty=gradient_penalty,
+            keys=keys,
+            channels_last=channels_last,
+            optim_set_to_none=optim_set_to_none,
             epoch_length=epoch_length,
             non_blocking=non_blocking,
-            key_metric=key_train_metric,
+            train_handlers=train_handlers,
+            key_train_metric=key_train_metric,
             additional_metrics=additional_metrics,
             metric_cmp_fn=metric_cmp_fn,
-            handlers=train_handlers,
-            amp=False,  # AMP is handled here for any device and dtype (MONAI's hard-codes cuda autocast)
             event_names=event_names,
             event_to_attr=event_to_attr,
-            decollate=False,
         )
-        if channels_last:
-            to_channels_last(generator)
-            to_channels_last(discriminator)
         self.generator, self.discriminator = generator, discriminator
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        self.adversarial_loss = build_adversarial_loss(adversarial_loss)
-        self.gradient_penalty = (
-            gradient_penalty if gradient_penalty is not None else default_gradient_penalty(adversarial_loss)
-        )
         self.reconstruction_loss = reconstruction_loss if reconstruction_loss is not None else nn.L1Loss()
         self.lambda_l1 = float(lambda_l1)
         self.conditional = bool(conditional)
         self.pool = ImagePool(pool_size, seed=seed)
-        self.keys = tuple(keys)
-        self.optim_set_to_none = optim_set_to_none
         self._init_training(amp, accumulation_steps, schedulers, channels_last, resume_from)
 
     def checkpoint_networks(self) -> dict[str, nn.Module]:

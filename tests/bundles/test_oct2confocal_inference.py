@@ -87,7 +87,7 @@ def test_translate_folder_end_to_end(tmp_path, inputs, checkpoint, capsys):
 
 
 def test_depth_on_another_axis_matches_depth_first(checkpoint):
-    from medtranslate.transforms.oct import DepthAxisTranslator
+    from medtranslate.inferers import DepthAxisTranslator
 
     net = _parser().get_parsed_content("network_def").eval()
     inner = _parser().get_parsed_content("volume_translator")

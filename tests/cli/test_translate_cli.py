@@ -51,7 +51,7 @@ CONFIG = {
     },
     "directions": {
         "a2b": {
-            "_target_": "medtranslate.inferers.TranslationDirection",
+            "_target_": "medtranslate.workflows.TranslationDirection",
             "network": "@network_def",
             "network_key": "g_ab",
             "back_network": "@network_def_ba",
@@ -61,7 +61,7 @@ CONFIG = {
             "modality": "MR",
         },
         "b2a": {
-            "_target_": "medtranslate.inferers.TranslationDirection",
+            "_target_": "medtranslate.workflows.TranslationDirection",
             "network": "@network_def_ba",
             "network_key": "g_ba",
             "input_transform": {"_target_": "medtranslate.transforms.PercentileNormalize"},
@@ -72,7 +72,7 @@ CONFIG = {
         },
     },
     "translator": {
-        "_target_": "medtranslate.inferers.TranslationWorkflow",
+        "_target_": "medtranslate.workflows.TranslationWorkflow",
         "directions": "@directions",
         "direction": "@direction",
         "input_path": "@input_path",
