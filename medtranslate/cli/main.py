@@ -1,9 +1,10 @@
 """Entry point of the ``medtranslate`` command.
 
 Sub-commands live in their own modules under :mod:`medtranslate.cli`. Each module exposes
-``register(subparsers) -> argparse.ArgumentParser`` which adds its parser and sets ``func`` (a callable taking the
-parsed ``argparse.Namespace`` and returning an exit code). Modules must stay light at import time (import torch and
-MONAI inside ``func``), so ``medtranslate --help`` answers at once. To add a command, append it to :data:`COMMANDS`.
+``register(subparsers) -> argparse.ArgumentParser`` which adds its parser and sets ``func``: a callable taking the
+parsed ``argparse.Namespace`` and returning an exit code, or the ``"module:function"`` name of one in a heavier module
+(torch, MONAI) that is imported only when that command runs. So the parser modules stay light and
+``medtranslate --help`` answers at once. To add a command, append it to :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from medtranslate import __version__
 from medtranslate.errors import MedTranslateError
@@ -48,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _resolve(func: Callable[[argparse.Namespace], int] | str) -> Callable[[argparse.Namespace], int]:
+    """A command's function, importing its module when it is given as ``"module:function"``."""
+    if isinstance(func, str):
+        module, _, name = func.partition(":")
+        return getattr(importlib.import_module(module), name)
+    return func
+
+
 def _fail(message: str) -> None:
     sys.stderr.write(f"medtranslate: error: {message}\n")
 
@@ -67,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr
     )
     try:
-        return int(args.func(args) or 0)
+        return int(_resolve(args.func)(args) or 0)
     except KeyboardInterrupt:
         _fail("interrupted")
         return EXIT_INTERRUPTED
