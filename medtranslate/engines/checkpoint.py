@@ -14,8 +14,14 @@ from medtranslate import __version__
 from medtranslate.engines.distributed import is_main_process
 from medtranslate.engines.errors import TrainingError
 from medtranslate.errors import InputError
-from medtranslate.modelio import list_checkpoints, load_network, network_state, read_checkpoint, resolve_checkpoint
-from medtranslate.utils.atomic import atomic_save_torch
+from medtranslate.modelio.checkpoint import (
+    atomic_save_torch,
+    list_checkpoints,
+    load_network,
+    network_state,
+    read_checkpoint,
+    resolve_checkpoint,
+)
 
 __all__ = [
     "CheckpointHandler",

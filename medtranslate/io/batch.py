@@ -492,6 +492,7 @@ def convert_tree(
         write_report(result, report)
     return result
 
+
 #: public names of the destination checks that ``translate`` shares with ``convert``.
 prepare_destination = _prepare_destination
 is_within = _is_within

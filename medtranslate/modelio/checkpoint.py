@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from medtranslate.errors import InputError
+from medtranslate.utils.atomic import atomic_path
 
 __all__ = ["list_checkpoints", "resolve_checkpoint", "read_checkpoint", "network_state", "load_network", "unwrap"]
 
@@ -184,4 +185,22 @@ def load_network(net: nn.Module, path: str | os.PathLike, key: str, hint: str | 
     return net
 
 
-__all__ += ["mismatched_tensors"]
+__all__ += ["mismatched_tensors", "atomic_save_torch"]
+
+
+def atomic_save_torch(obj: Any, final: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary name, fsync, then rename over ``final``.
+
+    Args:
+        obj: the object to save (a state dict of tensors and plain Python containers).
+        final: the checkpoint path.
+
+    Returns:
+        The final path.
+    """
+    with atomic_path(final) as tmp:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+    return Path(final)

@@ -8,11 +8,10 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from medtranslate.errors import OutputError
 
-__all__ = ["atomic_path", "atomic_save_torch", "TMP_MARK"]
+__all__ = ["atomic_path", "TMP_MARK"]
 
 TMP_MARK = ".mt-tmp"
 
@@ -66,23 +65,3 @@ def atomic_path(final: str | os.PathLike, is_dir: bool = False) -> Iterator[Path
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
         raise
-
-
-def atomic_save_torch(obj: Any, final: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary name, fsync, then rename over ``final``.
-
-    Args:
-        obj: the object to save (a state dict of tensors and plain Python containers).
-        final: the checkpoint path.
-
-    Returns:
-        The final path.
-    """
-    import torch
-
-    with atomic_path(final) as tmp:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-    return Path(final)
