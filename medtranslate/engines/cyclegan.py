@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
-from monai.engines.utils import default_metric_cmp_fn
 from torch import nn
 from torch.optim import Optimizer
 
@@ -71,16 +70,9 @@ class CycleGANTrainer(AdversarialTrainer):
         accumulation_steps: iterations per optimiser step.
         channels_last: channels-last inputs (convert the networks yourself, or let this do it: it does).
         resume_from: checkpoint file or folder to resume from when the run starts.
-        keys: batch keys of domain A and B.
-        epoch_length: iterations per epoch; default ``len(train_data_loader)``.
-        non_blocking: asynchronous host -> device copies.
-        train_handlers: ignite/MONAI handlers to attach.
-        key_train_metric: MONAI key metric (rarely used for GANs).
-        additional_metrics: more MONAI metrics.
-        metric_cmp_fn: compares key metric values.
-        optim_set_to_none: ``zero_grad(set_to_none=...)``.
-        event_names: extra ignite events.
-        event_to_attr: ignite event -> state attribute map.
+        kwargs: the options every GAN trainer shares (``keys``, ``epoch_length``, ``non_blocking``,
+            ``train_handlers``, ``key_train_metric``, ``additional_metrics``, ``metric_cmp_fn``, ``optim_set_to_none``,
+            ``event_names``, ``event_to_attr``): see :class:`~medtranslate.engines.adversarial.AdversarialTrainer`.
     """
 
     def __init__(
@@ -110,16 +102,7 @@ class CycleGANTrainer(AdversarialTrainer):
         accumulation_steps: int = 1,
         channels_last: bool = False,
         resume_from: str | None = None,
-        keys: Sequence[str] = ("A", "B"),
-        epoch_length: int | None = None,
-        non_blocking: bool = False,
-        train_handlers: Sequence | None = None,
-        key_train_metric: dict | None = None,
-        additional_metrics: dict | None = None,
-        metric_cmp_fn: Callable = default_metric_cmp_fn,
-        optim_set_to_none: bool = True,
-        event_names: list | None = None,
-        event_to_attr: dict | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             device=device,
@@ -130,17 +113,8 @@ class CycleGANTrainer(AdversarialTrainer):
             d_optimizer=d_optimizer,
             adversarial_loss=adversarial_loss,
             gradient_penalty=gradient_penalty,
-            keys=keys,
             channels_last=channels_last,
-            optim_set_to_none=optim_set_to_none,
-            epoch_length=epoch_length,
-            non_blocking=non_blocking,
-            train_handlers=train_handlers,
-            key_train_metric=key_train_metric,
-            additional_metrics=additional_metrics,
-            metric_cmp_fn=metric_cmp_fn,
-            event_names=event_names,
-            event_to_attr=event_to_attr,
+            **kwargs,
         )
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
         self.cycle_loss = cycle_loss if cycle_loss is not None else CycleLoss()
