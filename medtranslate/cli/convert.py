@@ -1,6 +1,6 @@
 """``medtranslate convert``: convert a file or a tree of medical images, one output per series.
 
-A thin layer over :func:`medtranslate.io.batch.convert_tree`; torch and MONAI are imported only when the command runs.
+A thin layer over :func:`medtranslate.io.batch.convert_tree` (a light module: DICOM to NIfTI imports no torch or MONAI).
 Exit codes: 0 every item converted or skipped, 1 some items failed (see the report), 2 usage or destination error.
 """
 
@@ -10,6 +10,7 @@ import argparse
 import logging
 
 from medtranslate.io.batch import FORMATS as BATCH_FORMATS
+from medtranslate.io.batch import convert_tree
 
 __all__ = ["register", "run"]
 
@@ -80,8 +81,6 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         MedTranslateError: for a usage, source or destination error (the dispatcher prints it, exit status 2).
     """
-    from medtranslate.io.batch import convert_tree
-
     result = convert_tree(
         args.src,
         args.dst,

@@ -206,7 +206,7 @@ def _oct2confocal_bundle() -> Path:
 
 def _oct2confocal_train(ctx: DemoContext) -> dict[str, Any]:
     """Train a tiny OCT2Confocal 3D CycleGAN (bundles/oct2confocal/configs/train.json) on the sample stacks."""
-    from medtranslate.cli.translate import run_bundle_config
+    from medtranslate.cli.bundle_runner import run_bundle_config
 
     datalist = Path(ctx.state["datasets"]["oct_confocal"])
     out = ctx.output / "oct2confocal" / "train"
@@ -242,7 +242,7 @@ def _oct_plane(ctx: DemoContext) -> int:
 
 def _oct2confocal_translate(ctx: DemoContext) -> dict[str, Any]:
     """Translate every sample OCT stack, whole, with bundles/oct2confocal/configs/inference.json."""
-    from medtranslate.cli.translate import run_bundle_config
+    from medtranslate.cli.bundle_runner import run_bundle_config
 
     src = ctx.output / "samples" / "oct_confocal" / "oct"
     out = ctx.output / "oct2confocal" / "translated"
@@ -267,7 +267,7 @@ def _oct2confocal_translate(ctx: DemoContext) -> dict[str, Any]:
 
 def _oct2confocal_evaluate(ctx: DemoContext) -> dict[str, Any]:
     """FID768 / FID2048 / KID (seed 000 Table 2), cycle SSIM / PSNR: bundles/oct2confocal/configs/evaluate.json."""
-    from medtranslate.cli.translate import run_bundle_config
+    from medtranslate.cli.bundle_runner import run_bundle_config
 
     out = ctx.output / "oct2confocal" / "evaluation"
     overrides = {
@@ -503,7 +503,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _ct2mri(ctx: DemoContext) -> dict[str, Any]:
     """Tiny CT<->MR CycleGAN (bundles/ct2mri) on the sample phantoms: train, translate both ways, evaluate."""
-    from medtranslate.cli.translate import run_bundle_config
+    from medtranslate.cli.bundle_runner import run_bundle_config
     from medtranslate.data import datalist_split
 
     bundle = Path(__file__).resolve().parents[2] / "bundles" / "ct2mri"

@@ -1,8 +1,9 @@
 """``medtranslate evaluate``: run a bundle's ``configs/evaluate.json`` (metrics report as JSON and Markdown).
 
 The config defines the evaluation object under the id ``evaluator`` (for example
-:class:`medtranslate.metrics.CycleGANEvaluation`); its ``run()`` writes the report with
-:func:`medtranslate.metrics.write_report` and returns it.
+:class:`medtranslate.workflows.EvaluationWorkflow`); its ``run()`` writes the report with
+:func:`medtranslate.metrics.write_report` and returns it. This module only defines the parser;
+:func:`medtranslate.cli.bundle_runner.evaluate` runs it.
 """
 
 from __future__ import annotations
@@ -12,29 +13,6 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
-
-
-def _evaluate(args: argparse.Namespace) -> int:
-    from medtranslate.cli.translate import parse_set_options, run_bundle_config
-
-    overrides: dict[str, Any] = {}
-    if args.output:
-        overrides["output_dir"] = str(args.output)
-    if args.checkpoint:
-        overrides["checkpoint"] = str(args.checkpoint)
-    if args.datalist:
-        overrides["datalist"] = str(args.datalist)
-    if args.device:
-        overrides["device"] = args.device
-    overrides.update(parse_set_options(args.set))
-    evaluator = run_bundle_config(args.bundle, args.config, overrides, result_id="evaluator")
-    paths = getattr(evaluator, "report_paths", None)
-    if paths:
-        print("evaluation report: " + ", ".join(str(p) for p in paths))
-    failed = getattr(evaluator, "failed", None) or []
-    for row in failed:
-        print(f"  failed: {row}")
-    return 1 if failed else 0
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -58,5 +36,5 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu, cuda ...")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config override (JSON value)")
     p.add_argument("--config", default="evaluate.json", help="config file in <bundle>/configs (evaluate.json)")
-    p.set_defaults(func=_evaluate)
+    p.set_defaults(func="medtranslate.cli.bundle_runner:evaluate")
     return p

@@ -1,9 +1,10 @@
 """Entry point of the ``medtranslate`` command.
 
 Sub-commands live in their own modules under :mod:`medtranslate.cli`. Each module exposes
-``register(subparsers) -> argparse.ArgumentParser`` which adds its parser and sets ``func`` (a callable taking the
-parsed ``argparse.Namespace`` and returning an exit code). Modules must stay light at import time (import torch and
-MONAI inside ``func``), so ``medtranslate --help`` answers at once. To add a command, append it to :data:`COMMANDS`.
+``register(subparsers) -> argparse.ArgumentParser`` which adds its parser and sets ``func``: a callable taking the
+parsed ``argparse.Namespace`` and returning an exit code, or the ``"module:function"`` name of one in a heavier module
+(torch, MONAI) that is imported only when that command runs. So the parser modules stay light and
+``medtranslate --help`` answers at once. To add a command, append it to :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from medtranslate import __version__
 from medtranslate.errors import MedTranslateError, message_line
@@ -82,6 +83,14 @@ def configure_logging(quiet: bool = False) -> None:
     logging.disable(logging.INFO if quiet else logging.NOTSET)
 
 
+def _resolve(func: Callable[[argparse.Namespace], int] | str) -> Callable[[argparse.Namespace], int]:
+    """A command's function, importing its module when it is given as ``"module:function"``."""
+    if isinstance(func, str):
+        module, _, name = func.partition(":")
+        return getattr(importlib.import_module(module), name)
+    return func
+
+
 def _fail(message: str) -> None:
     sys.stderr.write(message_line(message) + "\n")
 
@@ -99,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     configure_logging(args.quiet)
     try:
-        return int(args.func(args) or 0)
+        return int(_resolve(args.func)(args) or 0)
     except KeyboardInterrupt:
         _fail("interrupted")
         return EXIT_INTERRUPTED

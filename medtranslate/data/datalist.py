@@ -25,6 +25,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pydicom
+from jsonschema import Draft202012Validator
+
 from medtranslate.errors import ConfigError
 from medtranslate.io.formats import looks_like_dicom
 from medtranslate.utils.atomic import TMP_MARK, atomic_path
@@ -186,8 +190,6 @@ def _raise(source: PathLike | None, problems: list[str]) -> None:
 
 
 def _schema_problems(data: Any) -> list[str]:
-    from jsonschema import Draft202012Validator
-
     validator = Draft202012Validator(load_schema())
     problems = []
     for err in sorted(validator.iter_errors(data), key=lambda e: (e.json_path, e.validator, e.message)):
@@ -322,8 +324,6 @@ def _is_dicom(path: Path) -> bool:
 
 def _dicom_series(files: list[Path]) -> dict[str | None, list[Path]]:
     """Group DICOM files by SeriesInstanceUID (unreadable ones under ``None``)."""
-    import pydicom
-
     groups: dict[str | None, list[Path]] = {}
     for f in files:
         try:
@@ -399,8 +399,6 @@ def split_indices(n: int, fractions: Sequence[float] | Mapping[str, float], seed
     Raises:
         ConfigError: for negative fractions, fractions that do not sum to 1, or unknown split names.
     """
-    import numpy as np
-
     if isinstance(fractions, Mapping):
         unknown = [k for k in fractions if k not in SPLITS]
         if unknown:

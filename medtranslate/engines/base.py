@@ -12,6 +12,7 @@ from monai.engines.utils import IterationEvents
 from torch import nn
 
 from medtranslate.engines.amp import autocast, make_grad_scaler, resolve_amp
+from medtranslate.engines.checkpoint import load_checkpoint, resolve_checkpoint
 from medtranslate.engines.distributed import unwrap
 from medtranslate.engines.handlers.oom import report_out_of_memory
 from medtranslate.engines.rng import get_rng_state, set_rng_state
@@ -229,8 +230,6 @@ class TrainingMixin:
     def _on_started(self, engine: Any) -> None:
         self._resume_pending = True
         if self.resume_from:
-            from medtranslate.engines.checkpoint import load_checkpoint, resolve_checkpoint
-
             path = resolve_checkpoint(self.resume_from)
             if path is not None:
                 load_checkpoint(self, path)

@@ -4,67 +4,37 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import torch
 from ignite.engine import Events
-from torch import nn
 
 from medtranslate import __version__
 from medtranslate.engines.distributed import is_main_process
 from medtranslate.engines.errors import TrainingError
 from medtranslate.errors import InputError
-from medtranslate.utils.atomic import atomic_save_torch, remove_stale_temporaries
+from medtranslate.modelio.checkpoint import (
+    atomic_save_torch,
+    list_checkpoints,
+    load_network,
+    network_state,
+    read_checkpoint,
+    resolve_checkpoint,
+)
+from medtranslate.utils.atomic import remove_stale_temporaries
 
-__all__ = ["CheckpointHandler", "save_checkpoint", "load_checkpoint", "resolve_checkpoint", "list_checkpoints"]
+__all__ = [
+    "CheckpointHandler",
+    "save_checkpoint",
+    "load_checkpoint",
+    "resolve_checkpoint",
+    "list_checkpoints",
+    "network_state",
+    "load_network",
+]
 
-_NAME = re.compile(r"^(?P<prefix>.+)_(?P<iteration>\d+)\.pt$")
 logger = logging.getLogger(__name__)
-
-
-def list_checkpoints(folder: str | os.PathLike, prefix: str = "checkpoint") -> list[tuple[int, Path]]:
-    """The periodic checkpoints in ``folder``, oldest first.
-
-    Args:
-        folder: the checkpoint folder.
-        prefix: file name prefix (``<prefix>_<iteration>.pt``).
-
-    Returns:
-        ``(iteration, path)`` pairs sorted by iteration.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    found = []
-    for p in folder.iterdir():
-        m = _NAME.match(p.name)
-        if m and m["prefix"] == prefix and p.is_file():
-            found.append((int(m["iteration"]), p))
-    return sorted(found)
-
-
-def resolve_checkpoint(path: str | os.PathLike, prefix: str = "checkpoint") -> Path | None:
-    """A checkpoint file as given, or the newest one in a folder (``None`` when the folder has none yet).
-
-    Args:
-        path: a ``.pt`` file or a checkpoint folder.
-        prefix: file name prefix of periodic checkpoints.
-
-    Returns:
-        The file to load, or ``None`` for an empty or missing folder (a fresh run).
-
-    Raises:
-        InputError: when a file path is given and does not exist.
-    """
-    path = Path(path)
-    if path.is_dir() or not path.suffix:
-        found = list_checkpoints(path, prefix)
-        return found[-1][1] if found else None
-    if not path.is_file():
-        raise InputError(path, "checkpoint not found")
-    return path
 
 
 def _assert_finite(trainer: Any, path: Path) -> None:
@@ -130,12 +100,7 @@ def load_checkpoint(trainer: Any, path: str | os.PathLike, map_location: Any = N
     resolved = resolve_checkpoint(path)
     if resolved is None:
         raise InputError(path, "no checkpoint in this folder")
-    try:
-        ckpt = torch.load(resolved, map_location=map_location or trainer.state.device, weights_only=True)
-    except Exception as e:  # corrupt, truncated, or not written with weights_only-safe types
-        raise InputError(resolved, f"cannot read the checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from e
-    if not isinstance(ckpt, dict):
-        raise InputError(resolved, "not a medtranslate checkpoint")
+    ckpt = read_checkpoint(resolved, map_location or trainer.state.device)
     objects = trainer.checkpoint_objects()
     optional = trainer.extra_checkpoint_names
     missing = [k for k in objects if k not in ckpt and k not in optional]
@@ -263,53 +228,3 @@ class CheckpointHandler:
                 if old != path:
                     old.unlink(missing_ok=True)
         return path
-
-
-def network_state(path: str | os.PathLike, key: str, map_location: Any = "cpu") -> dict[str, Any]:
-    """One network's weights from a checkpoint, e.g. to build an inference bundle from ``g_ab``.
-
-    Args:
-        path: the checkpoint file.
-        key: the network key (``g_ab``, ``g_ba``, ``d_a``, ``d_b``, ``generator``, ``network``, ...).
-        map_location: where to load.
-
-    Returns:
-        The network's state dict.
-
-    Raises:
-        InputError: when the file cannot be read or holds no such network.
-    """
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise InputError(path, f"cannot read the checkpoint ({type(e).__name__})") from e
-    if not isinstance(ckpt, dict) or key not in ckpt:
-        keys = ", ".join(k for k in ckpt if k not in ("meta", "trainer", "rng")) if isinstance(ckpt, dict) else ""
-        raise InputError(path, f"no network {key!r} in this checkpoint (it has: {keys})")
-    return ckpt[key]
-
-
-def load_network(net: nn.Module, path: str | os.PathLike, key: str) -> nn.Module:
-    """Load one network's weights from a checkpoint into ``net``.
-
-    Args:
-        net: the network (DDP-wrapped is fine).
-        path: the checkpoint file.
-        key: the network key in the checkpoint.
-
-    Returns:
-        ``net``.
-
-    Raises:
-        InputError: when the file holds no such network or its shapes differ.
-    """
-    from medtranslate.engines.distributed import unwrap
-
-    try:
-        unwrap(net).load_state_dict(network_state(path, key))
-    except RuntimeError as e:
-        raise InputError(path, f"weights of {key!r} do not fit this network ({str(e).splitlines()[0]})") from e
-    return net
-
-
-__all__ += ["network_state", "load_network"]

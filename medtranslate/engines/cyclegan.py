@@ -6,28 +6,22 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
-from monai.engines import Trainer
-from monai.engines.utils import default_metric_cmp_fn
 from torch import nn
 from torch.optim import Optimizer
 
-from medtranslate.engines.base import TrainingMixin, logits_of, set_requires_grad, to_channels_last
+from medtranslate.engines.adversarial import AdversarialTrainer
+from medtranslate.engines.base import logits_of, set_requires_grad
 from medtranslate.engines.distributed import unwrap
 from medtranslate.engines.handlers.nan_guard import finite_loss_values
 from medtranslate.engines.image_pool import ImagePool
-from medtranslate.engines.losses import (
-    build_adversarial_loss,
-    default_gradient_penalty,
-    discriminator_loss_weight,
-    identity_input,
-)
+from medtranslate.engines.losses import identity_input
 from medtranslate.errors import ConfigError
 from medtranslate.losses import CycleLoss, GradientLoss, IdentityLoss
 
 __all__ = ["CycleGANTrainer"]
 
 
-class CycleGANTrainer(TrainingMixin, Trainer):
+class CycleGANTrainer(AdversarialTrainer):
     """Unpaired translation A <-> B with two generators, two discriminators and two image pools.
 
     Naming: ``g_ab`` maps A to B and ``g_ba`` B to A; ``d_a`` judges images of domain A (real A against
@@ -79,16 +73,9 @@ class CycleGANTrainer(TrainingMixin, Trainer):
         accumulation_steps: iterations per optimiser step.
         channels_last: channels-last inputs (convert the networks yourself, or let this do it: it does).
         resume_from: checkpoint file or folder to resume from when the run starts.
-        keys: batch keys of domain A and B.
-        epoch_length: iterations per epoch; default ``len(train_data_loader)``.
-        non_blocking: asynchronous host -> device copies.
-        train_handlers: ignite/MONAI handlers to attach.
-        key_train_metric: MONAI key metric (rarely used for GANs).
-        additional_metrics: more MONAI metrics.
-        metric_cmp_fn: compares key metric values.
-        optim_set_to_none: ``zero_grad(set_to_none=...)``.
-        event_names: extra ignite events.
-        event_to_attr: ignite event -> state attribute map.
+        kwargs: the options every GAN trainer shares (``keys``, ``epoch_length``, ``non_blocking``,
+            ``train_handlers``, ``key_train_metric``, ``additional_metrics``, ``metric_cmp_fn``, ``optim_set_to_none``,
+            ``event_names``, ``event_to_attr``): see :class:`~medtranslate.engines.adversarial.AdversarialTrainer`.
     """
 
     def __init__(
@@ -119,42 +106,22 @@ class CycleGANTrainer(TrainingMixin, Trainer):
         accumulation_steps: int = 1,
         channels_last: bool = False,
         resume_from: str | None = None,
-        keys: Sequence[str] = ("A", "B"),
-        epoch_length: int | None = None,
-        non_blocking: bool = False,
-        train_handlers: Sequence | None = None,
-        key_train_metric: dict | None = None,
-        additional_metrics: dict | None = None,
-        metric_cmp_fn: Callable = default_metric_cmp_fn,
-        optim_set_to_none: bool = True,
-        event_names: list | None = None,
-        event_to_attr: dict | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             device=device,
             max_epochs=max_epochs,
-            data_loader=train_data_loader,
-            epoch_length=epoch_length,
-            non_blocking=non_blocking,
-            key_metric=key_train_metric,
-            additional_metrics=additional_metrics,
-            metric_cmp_fn=metric_cmp_fn,
-            handlers=train_handlers,
-            amp=False,  # AMP is handled here for any device and dtype (MONAI's hard-codes cuda autocast)
-            event_names=event_names,
-            event_to_attr=event_to_attr,
-            decollate=False,
+            train_data_loader=train_data_loader,
+            networks=(g_ab, g_ba, d_a, d_b),
+            g_optimizer=g_optimizer,
+            d_optimizer=d_optimizer,
+            adversarial_loss=adversarial_loss,
+            gradient_penalty=gradient_penalty,
+            lambda_gp=lambda_gp,
+            channels_last=channels_last,
+            **kwargs,
         )
-        if channels_last:
-            for net in (g_ab, g_ba, d_a, d_b):
-                to_channels_last(net)
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        self.adversarial_loss = build_adversarial_loss(adversarial_loss)
-        self.gradient_penalty = (
-            gradient_penalty if gradient_penalty is not None else default_gradient_penalty(adversarial_loss, lambda_gp)
-        )
-        self.d_loss_weight = discriminator_loss_weight(adversarial_loss)
         self.cycle_loss = cycle_loss if cycle_loss is not None else CycleLoss()
         self.identity_loss = identity_loss if identity_loss is not None else IdentityLoss()
         self.gradient_loss = gradient_loss
@@ -163,8 +130,6 @@ class CycleGANTrainer(TrainingMixin, Trainer):
         self.lambda_gradient = float(lambda_gradient)
         self.pool_a = ImagePool(pool_size, seed=seed, storage_device=pool_storage_device)
         self.pool_b = ImagePool(pool_size, seed=seed + 1, storage_device=pool_storage_device)
-        self.keys = tuple(keys)
-        self.optim_set_to_none = optim_set_to_none
         self._init_training(amp, accumulation_steps, schedulers, channels_last, resume_from)
 
     # -- checkpoint protocol -------------------------------------------------------------------------------------

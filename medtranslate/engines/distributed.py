@@ -9,6 +9,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from medtranslate.modelio.checkpoint import unwrap
+
 __all__ = [
     "init_distributed",
     "cleanup_distributed",
@@ -106,21 +108,3 @@ def wrap_ddp(module: nn.Module, device: torch.device | str | None = None, **kwar
         kwargs.setdefault("device_ids", [device])
         kwargs.setdefault("output_device", device)
     return DistributedDataParallel(module, **kwargs)
-
-
-def unwrap(module: nn.Module) -> nn.Module:
-    """The network inside a DDP / DataParallel / ``torch.compile`` wrapper (or the network itself).
-
-    Args:
-        module: a network, possibly wrapped.
-
-    Returns:
-        The innermost module, whose ``state_dict`` has no ``module.`` prefixes.
-    """
-    while True:
-        if isinstance(module, (DistributedDataParallel, nn.DataParallel)):
-            module = module.module
-        elif hasattr(module, "_orig_mod"):
-            module = module._orig_mod
-        else:
-            return module

@@ -6,21 +6,19 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
-from monai.engines import Trainer
-from monai.engines.utils import default_metric_cmp_fn
 from torch import nn
 from torch.optim import Optimizer
 
-from medtranslate.engines.base import TrainingMixin, logits_of, set_requires_grad, to_channels_last
+from medtranslate.engines.adversarial import AdversarialTrainer
+from medtranslate.engines.base import logits_of, set_requires_grad
 from medtranslate.engines.distributed import unwrap
 from medtranslate.engines.handlers.nan_guard import finite_loss_values
 from medtranslate.engines.image_pool import ImagePool
-from medtranslate.engines.losses import build_adversarial_loss, default_gradient_penalty, discriminator_loss_weight
 
 __all__ = ["Pix2PixTrainer"]
 
 
-class Pix2PixTrainer(TrainingMixin, Trainer):
+class Pix2PixTrainer(AdversarialTrainer):
     """Paired translation A -> B with one generator and a (conditional) PatchGAN.
 
     Each iteration, in the reference order: ``fake_B = generator(A)``; the discriminator is updated on
@@ -52,16 +50,9 @@ class Pix2PixTrainer(TrainingMixin, Trainer):
         accumulation_steps: iterations per optimiser step.
         channels_last: channels-last inputs and networks.
         resume_from: checkpoint file or folder to resume from when the run starts.
-        keys: batch keys of the input and the target.
-        epoch_length: iterations per epoch; default ``len(train_data_loader)``.
-        non_blocking: asynchronous host -> device copies.
-        train_handlers: ignite/MONAI handlers to attach.
-        key_train_metric: MONAI key metric.
-        additional_metrics: more MONAI metrics.
-        metric_cmp_fn: compares key metric values.
-        optim_set_to_none: ``zero_grad(set_to_none=...)``.
-        event_names: extra ignite events.
-        event_to_attr: ignite event -> state attribute map.
+        kwargs: the options every GAN trainer shares (``keys``, ``epoch_length``, ``non_blocking``,
+            ``train_handlers``, ``key_train_metric``, ``additional_metrics``, ``metric_cmp_fn``, ``optim_set_to_none``,
+            ``event_names``, ``event_to_attr``): see :class:`~medtranslate.engines.adversarial.AdversarialTrainer`.
     """
 
     def __init__(
@@ -86,48 +77,26 @@ class Pix2PixTrainer(TrainingMixin, Trainer):
         accumulation_steps: int = 1,
         channels_last: bool = False,
         resume_from: str | None = None,
-        keys: Sequence[str] = ("A", "B"),
-        epoch_length: int | None = None,
-        non_blocking: bool = False,
-        train_handlers: Sequence | None = None,
-        key_train_metric: dict | None = None,
-        additional_metrics: dict | None = None,
-        metric_cmp_fn: Callable = default_metric_cmp_fn,
-        optim_set_to_none: bool = True,
-        event_names: list | None = None,
-        event_to_attr: dict | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             device=device,
             max_epochs=max_epochs,
-            data_loader=train_data_loader,
-            epoch_length=epoch_length,
-            non_blocking=non_blocking,
-            key_metric=key_train_metric,
-            additional_metrics=additional_metrics,
-            metric_cmp_fn=metric_cmp_fn,
-            handlers=train_handlers,
-            amp=False,  # AMP is handled here for any device and dtype (MONAI's hard-codes cuda autocast)
-            event_names=event_names,
-            event_to_attr=event_to_attr,
-            decollate=False,
+            train_data_loader=train_data_loader,
+            networks=(generator, discriminator),
+            g_optimizer=g_optimizer,
+            d_optimizer=d_optimizer,
+            adversarial_loss=adversarial_loss,
+            gradient_penalty=gradient_penalty,
+            lambda_gp=lambda_gp,
+            channels_last=channels_last,
+            **kwargs,
         )
-        if channels_last:
-            to_channels_last(generator)
-            to_channels_last(discriminator)
         self.generator, self.discriminator = generator, discriminator
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        self.adversarial_loss = build_adversarial_loss(adversarial_loss)
-        self.gradient_penalty = (
-            gradient_penalty if gradient_penalty is not None else default_gradient_penalty(adversarial_loss, lambda_gp)
-        )
-        self.d_loss_weight = discriminator_loss_weight(adversarial_loss)
         self.reconstruction_loss = reconstruction_loss if reconstruction_loss is not None else nn.L1Loss()
         self.lambda_l1 = float(lambda_l1)
         self.conditional = bool(conditional)
         self.pool = ImagePool(pool_size, seed=seed)
-        self.keys = tuple(keys)
-        self.optim_set_to_none = optim_set_to_none
         self._init_training(amp, accumulation_steps, schedulers, channels_last, resume_from)
 
     def checkpoint_networks(self) -> dict[str, nn.Module]:

@@ -29,18 +29,12 @@ from torch import nn
 
 from medtranslate.errors import ConfigError, InputError
 from medtranslate.inferers.padding import PAD_MODES, crop_back, pad_to_roi
+from medtranslate.utils.amp import autocast, resolve_amp
 
-__all__ = ["VolumeTranslator", "translate_volume", "AMP_DTYPES"]
+__all__ = ["VolumeTranslator", "translate_volume"]
 
 logger = logging.getLogger(__name__)
 
-#: accepted ``amp`` values.
-AMP_DTYPES: dict[str | None, torch.dtype | None] = {
-    None: None,
-    "none": None,
-    "bf16": torch.bfloat16,
-    "fp16": torch.float16,
-}
 _OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 
@@ -102,8 +96,6 @@ class VolumeTranslator:
             raise ConfigError(None, f"overlap must be in [0, 1) for each of the {n} axes, got {overlap}")
         if mode not in ("gaussian", "constant"):
             raise ConfigError(None, f"blend mode must be 'gaussian' or 'constant', got {mode!r}")
-        if amp not in AMP_DTYPES:
-            raise ConfigError(None, f"amp must be 'bf16', 'fp16' or None, got {amp!r}")
         if pad_mode not in PAD_MODES:
             raise ConfigError(None, f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
         if int(sw_batch_size) < 1:
@@ -115,7 +107,7 @@ class VolumeTranslator:
         self.device = None if device is None else torch.device(device)
         self.sw_device = None if sw_device is None else torch.device(sw_device)
         self.stitch_device = None if stitch_device is None else torch.device(stitch_device)
-        self.amp = AMP_DTYPES[amp]
+        self.amp = resolve_amp(amp)
         self.pad_mode = pad_mode
         self.padding_cval = float(padding_cval)
         self.progress = progress
@@ -159,10 +151,7 @@ class VolumeTranslator:
         amp = self.amp
 
         def run(x: torch.Tensor) -> torch.Tensor:
-            if amp is not None:
-                with torch.autocast(device_type=x.device.type, dtype=amp):
-                    y = network(x)
-            else:
+            with autocast(x.device, amp):
                 y = network(x)
             if not isinstance(y, torch.Tensor):
                 raise ConfigError(None, f"the network must return one tensor, it returned {type(y).__name__}")

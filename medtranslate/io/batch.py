@@ -491,3 +491,8 @@ def convert_tree(
     if report is not None:
         write_report(result, report)
     return result
+
+
+#: public names of the destination checks that ``translate`` shares with ``convert``.
+prepare_destination = _prepare_destination
+is_within = _is_within

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medtranslate.errors import InputError
+from medtranslate.io.dicom_read import load_dicom_files
+from medtranslate.io.dicom_series import group_series, read_header, series_key
 from medtranslate.io.formats import format_from_suffix, is_sidecar, looks_like_dicom, safe_key, split_suffix
+from medtranslate.io.load import load_image
 
 if TYPE_CHECKING:
     from monai.data import MetaTensor
@@ -41,11 +44,7 @@ class SeriesRef:
             InputError: naming the file and the problem; ``"unknown"`` items always raise it.
         """
         if self.kind == "dicom":
-            from medtranslate.io.dicom_read import load_dicom_files
-
             return load_dicom_files(self.paths, dicom_origin(self.paths))
-        from medtranslate.io.load import load_image
-
         return load_image(self.paths[0])  # "unknown" items raise the precise reason (not an image, bad DICOM, ...)
 
 
@@ -90,8 +89,6 @@ def find_series(root: str | os.PathLike) -> list[SeriesRef]:
     Raises:
         InputError: when ``root`` does not exist.
     """
-    from medtranslate.io.dicom_series import group_series, read_header, series_key
-
     root = Path(root)
     if not root.exists():
         raise InputError(root, "does not exist")

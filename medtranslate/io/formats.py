@@ -5,9 +5,12 @@ Kept free of heavy imports: :func:`medtranslate.io.find_series` walks whole tree
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "READ_SUFFIXES",
@@ -19,6 +22,9 @@ __all__ = [
     "is_sidecar",
     "looks_like_dicom",
     "safe_key",
+    "READERS",
+    "WRITERS",
+    "format_handler",
 ]
 
 #: lower-case suffix -> format name, for reading. Longest suffixes first so ``.nii.gz`` wins over ``.gz``.
@@ -144,3 +150,39 @@ def safe_key(text: str, fallback: str = "x") -> str:
     """
     out = _UNSAFE.sub("_", text.strip()).strip("_").lstrip(".")
     return out or fallback
+
+
+#: format -> ``"module:function"`` of its reader. A format's module is imported when that format is first read or
+#: written, so that each conversion loads only its own libraries (DICOM -> NIfTI: NumPy, pydicom and nibabel; no
+#: torch or MONAI). DICOM is read and written by :mod:`medtranslate.io.dicom_read` / ``dicom_write`` directly.
+READERS: dict[str, str] = {
+    "nifti": "medtranslate.io.nifti:load_nifti",
+    "nrrd": "medtranslate.io.itk_io:load_itk",
+    "mha": "medtranslate.io.itk_io:load_itk",
+    "tiff": "medtranslate.io.tiff:load_tiff",
+    "png": "medtranslate.io.raster:load_raster",
+    "jpeg": "medtranslate.io.raster:load_raster",
+}
+#: format -> ``"module:function"`` of its writer (see :data:`READERS`).
+WRITERS: dict[str, str] = {
+    "nifti": "medtranslate.io.nifti:save_nifti",
+    "nrrd": "medtranslate.io.itk_io:save_itk",
+    "mha": "medtranslate.io.itk_io:save_itk",
+    "tiff": "medtranslate.io.tiff:save_tiff",
+    "png": "medtranslate.io.raster:save_raster",
+    "jpeg": "medtranslate.io.raster:save_raster",
+}
+
+
+def format_handler(table: dict[str, str], fmt: str) -> Callable[..., Any]:
+    """The reader or writer of ``fmt`` in ``table`` (:data:`READERS` or :data:`WRITERS`), importing its module.
+
+    Args:
+        table: the handler table.
+        fmt: the format name.
+
+    Raises:
+        KeyError: for a format the table does not hold.
+    """
+    module, _, name = table[fmt].partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from monai.data import ITKReader, ITKWriter, MetaTensor
+from monai.utils import optional_import
 
 from medtranslate.errors import InputError
 from medtranslate.io.validate import to_metatensor
 from medtranslate.utils.atomic import atomic_path
 
-if TYPE_CHECKING:
-    from monai.data import MetaTensor
-
 __all__ = ["load_itk", "save_itk"]
+
+itk, _ = optional_import("itk")
 
 
 def load_itk(path: Path, fmt: str) -> MetaTensor:
@@ -28,8 +28,6 @@ def load_itk(path: Path, fmt: str) -> MetaTensor:
     Raises:
         InputError: unreadable file, or more than 3 spatial dimensions.
     """
-    from monai.data import ITKReader
-
     reader = ITKReader()
     try:
         data, meta = reader.get_data(reader.read(os.fspath(path)))
@@ -57,9 +55,6 @@ def save_itk(array: np.ndarray, affine: np.ndarray, path: Path) -> Path:
     Returns:
         The final path.
     """
-    import itk
-    from monai.data import ITKWriter
-
     channels = array.shape[0]
     data = np.moveaxis(array, 0, -1) if channels > 1 else array[0]
     obj = ITKWriter.create_backend_obj(

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medtranslate.errors import InputError
-from medtranslate.io.formats import format_from_suffix, looks_like_dicom
+from medtranslate.io.dicom_read import load_dicom_files, load_dicom_folder
+from medtranslate.io.formats import READERS, format_from_suffix, format_handler, looks_like_dicom
 
 if TYPE_CHECKING:
     from monai.data import MetaTensor
@@ -50,8 +51,6 @@ def load_image(path: str | os.PathLike, *, series_uid: str | None = None) -> Met
     if not p.exists():
         raise InputError(p, "does not exist")
     if p.is_dir():
-        from medtranslate.io.dicom_read import load_dicom_folder
-
         return load_dicom_folder(p, series_uid)
     try:
         empty = p.stat().st_size == 0
@@ -65,25 +64,11 @@ def load_image(path: str | os.PathLike, *, series_uid: str | None = None) -> Met
     if series_uid is not None and fmt != "dicom":
         raise InputError(p, "series_uid applies to DICOM only")
     if fmt == "dicom":
-        from medtranslate.io.dicom_read import load_dicom_files
-
         img = load_dicom_files([p], p)
         found = img.meta["mt_dicom"].get("SeriesInstanceUID")
         if series_uid is not None and found != series_uid:
             raise InputError(p, f"belongs to series {found}, not {series_uid}")
         return img
-    if fmt == "nifti":
-        from medtranslate.io.nifti import load_nifti
-
-        return load_nifti(p)
-    if fmt in ("nrrd", "mha"):
-        from medtranslate.io.itk_io import load_itk
-
-        return load_itk(p, fmt)
-    if fmt == "tiff":
-        from medtranslate.io.tiff import load_tiff
-
-        return load_tiff(p)
-    from medtranslate.io.raster import load_raster
-
-    return load_raster(p, fmt)
+    if fmt in ("nrrd", "mha", "png", "jpeg"):
+        return format_handler(READERS, fmt)(p, fmt)
+    return format_handler(READERS, fmt)(p)

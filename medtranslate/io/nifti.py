@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import nibabel as nib
 import numpy as np
 
 from medtranslate.errors import InputError
@@ -87,8 +88,6 @@ def save_nifti(array: np.ndarray, affine: np.ndarray, path: Path, descrip: str) 
     Returns:
         The final path.
     """
-    import nibabel as nib
-
     if array.shape[0] == 1:
         data = array[0]
     else:

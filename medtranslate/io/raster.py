@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image
 
 from medtranslate.errors import InputError, OutputError
 from medtranslate.io.validate import to_metatensor
@@ -112,8 +113,6 @@ def save_raster(array: np.ndarray, path: Path, fmt: str) -> Path:
     Raises:
         OutputError: for a 3D image (several slices) or 16-bit colour.
     """
-    from PIL import Image
-
     if array.ndim == 4 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim != 3:

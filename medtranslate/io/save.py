@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medtranslate.errors import OutputError
-from medtranslate.io.formats import write_format
+from medtranslate.io.dicom_write import save_dicom, series_description
+from medtranslate.io.formats import WRITERS, format_handler, write_format
 
 if TYPE_CHECKING:
     import torch
@@ -34,11 +35,10 @@ def _unpack(img: Any, reference: Any, path: Path) -> tuple[np.ndarray, np.ndarra
     """(array, affine, meta) from a MetaTensor / tensor / ndarray; geometry from its meta, else the reference."""
     meta: dict = dict(getattr(img, "meta", {}) or {})
     if hasattr(img, "detach"):
-        import torch
-
         t = img.detach().cpu()
         t = t.as_tensor() if hasattr(t, "as_tensor") else t
-        array = (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t).numpy()
+        half = t.dtype.is_floating_point and t.element_size() == 2  # float16 / bfloat16: NumPy has no bfloat16
+        array = (t.float() if half else t).numpy()
     else:
         array = np.asarray(img)
     affine = _affine_4x4(img.affine) if hasattr(img, "affine") else None
@@ -121,8 +121,6 @@ def save_image(
     ref_meta = dict(getattr(reference, "meta", {}) or {}) if reference is not None else meta
     source = dict(ref_meta.get("mt_dicom") or meta.get("mt_dicom") or {})
     if kind == "dicom":
-        from medtranslate.io.dicom_write import save_dicom
-
         return save_dicom(
             array,
             affine,
@@ -134,19 +132,8 @@ def save_image(
             modality=modality,
         )
     if kind == "nifti":
-        from medtranslate.io.dicom_write import series_description
-        from medtranslate.io.nifti import save_nifti
-
         descrip = series_description(synthetic, description, source.get("SeriesDescription"), limit=79)
-        return save_nifti(array, affine, path, descrip)
-    if kind in ("nrrd", "mha"):
-        from medtranslate.io.itk_io import save_itk
-
-        return save_itk(array, affine, path)
-    if kind == "tiff":
-        from medtranslate.io.tiff import save_tiff
-
-        return save_tiff(array, affine, path)
-    from medtranslate.io.raster import save_raster
-
-    return save_raster(array, path, kind)
+        return format_handler(WRITERS, kind)(array, affine, path, descrip)
+    if kind in ("png", "jpeg"):
+        return format_handler(WRITERS, kind)(array, path, kind)
+    return format_handler(WRITERS, kind)(array, affine, path)

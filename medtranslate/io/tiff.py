@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import tifffile
 
 from medtranslate.errors import InputError
 from medtranslate.io.validate import affine_spacing, to_metatensor
@@ -69,8 +71,6 @@ def _resolution(page: Any, tag: str) -> float | None:
 
 
 def _ome_spacing(xml: str) -> tuple[list[float | None], list[str | None]]:
-    import xml.etree.ElementTree as ET
-
     root = ET.fromstring(xml)
     pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
     if pixels is None:
@@ -144,8 +144,6 @@ def load_tiff(path: Path) -> MetaTensor:
     Raises:
         InputError: unreadable file, a time series, or an unsupported axis layout.
     """
-    import tifffile
-
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
@@ -190,8 +188,6 @@ def save_tiff(array: np.ndarray, affine: np.ndarray, path: Path) -> Path:
     Returns:
         The final path.
     """
-    import tifffile
-
     array = _tiff_dtype(array)
     channels, volume = array.shape[0], array.ndim == 4
     data = array if volume else array[..., None]  # (C, X, Y, Z)

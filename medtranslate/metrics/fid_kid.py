@@ -10,6 +10,7 @@ averaged over random subsets (Binkowski et al. 2018; the torch-fidelity defaults
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,14 @@ import torch
 from medtranslate.errors import ConfigError, InputError
 from medtranslate.metrics.features import InceptionFeatureExtractor
 
-__all__ = ["KIDResult", "frechet_distance", "polynomial_mmd2_unbiased", "kernel_inception_distance", "fid_kid"]
+__all__ = [
+    "KIDResult",
+    "frechet_distance",
+    "polynomial_mmd2_unbiased",
+    "kernel_inception_distance",
+    "fid_kid",
+    "FIDKID",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -233,3 +241,56 @@ def fid_kid(
             "feature_network": extractor.info(kid_dims).to_dict(),
         }
     return results
+
+
+class FIDKID:
+    """FID (at each of ``fid_dims``) and KID of two image sets: a set metric of an evaluation workflow.
+
+    The Inception feature network is built on the first call (a local file, see docs/evaluation.md) and kept.
+
+    Args:
+        fid_dims: feature sizes for FID (seed 000's Table 2: 768 and 2048).
+        kid_dims: feature size for KID, ``None`` to skip KID.
+        inception_path: local Inception file (``None``: the default, see
+            :func:`~medtranslate.metrics.default_inception_path`).
+        device: where the feature network runs.
+        data_range: (low, high) of the image values.
+    """
+
+    def __init__(
+        self,
+        fid_dims: Sequence[int] = (768, 2048),
+        kid_dims: int | None = 2048,
+        inception_path: str | os.PathLike | None = None,
+        device: Any = "cpu",
+        data_range: Sequence[float] = (-1.0, 1.0),
+    ) -> None:
+        self.fid_dims = tuple(int(d) for d in fid_dims)
+        self.kid_dims = None if kid_dims in (None, 0) else int(kid_dims)
+        self.inception_path, self.device = inception_path, device
+        self.data_range = (float(data_range[0]), float(data_range[1]))
+        self._extractor: InceptionFeatureExtractor | None = None
+
+    def __call__(self, generated: Sequence[Any], real: Sequence[Any]) -> dict[str, dict[str, Any]]:
+        """The FID / KID entries of ``generated`` against ``real`` (see :func:`fid_kid`).
+
+        Args:
+            generated: the translated images.
+            real: the real images of the target domain.
+
+        Raises:
+            ConfigError: when either set has fewer than 2 images.
+        """
+        if min(len(generated), len(real)) < 2:
+            raise ConfigError(
+                None,
+                f"{len(generated)} translated and {len(real)} real image(s); FID/KID need at least 2 of each: "
+                "evaluate more stacks, or use images='slices'",
+            )
+        if self._extractor is None:
+            dims = list(dict.fromkeys([*self.fid_dims, *([self.kid_dims] if self.kid_dims else [])]))
+            self._extractor = InceptionFeatureExtractor(self.inception_path, dims=dims, device=self.device)
+        return fid_kid(
+            list(real), list(generated), self._extractor, self.data_range, fid_dims=self.fid_dims,
+            kid_dims=self.kid_dims,
+        )  # fmt: skip

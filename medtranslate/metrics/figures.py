@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from medtranslate.errors import InputError
 from medtranslate.utils.atomic import atomic_path
 
-__all__ = ["to_display", "save_side_by_side"]
+__all__ = ["save_panel_figure", "to_display", "save_side_by_side"]
 
 
 def to_display(image: Any, value_range: tuple[float, float] | None = None) -> np.ndarray:
@@ -68,9 +70,6 @@ def save_side_by_side(
     Returns:
         The PNG path.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     panels = [to_display(left, value_ranges[0]), to_display(right, value_ranges[1])]
     aspect = max(p.shape[0] / p.shape[1] for p in panels)
     fig = Figure(figsize=(2 * panel_inches, panel_inches * aspect + 0.4), dpi=dpi)
@@ -80,6 +79,36 @@ def save_side_by_side(
         ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_title(title, fontsize=10)
         ax.set_axis_off()
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    return out
+
+
+def save_panel_figure(
+    panels: Sequence[tuple[str, Any]], path: str | os.PathLike, value_ranges: Sequence[tuple | None] | None = None
+) -> Path:
+    """A one-row PNG of 2D grey panels with titles (the layout of seed 003's Figure 4), written atomically.
+
+    Args:
+        panels: ``(title, 2D array)`` pairs; arrays are shown with row 0 at the top.
+        path: destination PNG.
+        value_ranges: display range per panel; default each panel's 1st-99th percentile.
+
+    Returns:
+        The PNG path.
+    """
+    fig = Figure(figsize=(3.2 * len(panels), 3.4), dpi=100)
+    FigureCanvasAgg(fig)
+    for i, (title, img) in enumerate(panels):
+        img = np.asarray(img, dtype=np.float32)
+        vr = value_ranges[i] if value_ranges else None
+        lo, hi = (float(v) for v in (vr if vr is not None else np.percentile(img, [1, 99])))
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1)
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
     fig.tight_layout()
     out = Path(path)
     with atomic_path(out) as tmp:

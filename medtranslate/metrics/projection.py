@@ -13,7 +13,7 @@ import torch
 
 from medtranslate.errors import ConfigError, InputError
 
-__all__ = ["en_face_projection", "volume_slices"]
+__all__ = ["en_face_projection", "volume_slices", "stack_images", "StackImages"]
 
 
 def _plain(volume: Any) -> Any:
@@ -88,3 +88,53 @@ def volume_slices(volume: Any, axis: int, step: int = 1) -> Any:
     if isinstance(v, torch.Tensor):
         return v.movedim(ax, 0)[::step]
     return np.moveaxis(v, ax, 0)[::step]
+
+
+def stack_images(volume: Any, depth_axis: int = 0, images: str = "projection", mode: str = "mean") -> list[Any]:
+    """2D images of a channel-first stack for the Inception features: its en-face projection, or its en-face slices.
+
+    Args:
+        volume: ``(C, *spatial)`` stack.
+        depth_axis: the depth axis among the spatial axes.
+        images: ``"projection"`` (one fundus-like image per stack) or ``"slices"`` (one image per depth slice).
+        mode: projection mode, ``"mean"`` or ``"max"``.
+
+    Returns:
+        A list of ``(C, H, W)`` tensors.
+
+    Raises:
+        ConfigError: on an unknown ``images`` kind.
+    """
+    t = volume.as_tensor() if hasattr(volume, "as_tensor") else torch.as_tensor(volume)
+    axis = 1 + depth_axis % 3
+    if images == "projection":
+        return [en_face_projection(t.float(), axis=axis, mode=mode)]
+    if images == "slices":
+        return list(volume_slices(t.float(), axis=axis))
+    raise ConfigError(None, f"images must be 'projection' or 'slices', not {images!r}")
+
+
+class StackImages:
+    """:func:`stack_images` with fixed settings: the ``prepare`` step of a set metric (FID / KID) on stacks.
+
+    Args:
+        depth_axis: the depth axis among the spatial axes.
+        images: ``"projection"`` or ``"slices"``.
+        mode: projection mode, ``"mean"`` or ``"max"``.
+
+    Raises:
+        ConfigError: on an unknown ``images`` kind.
+    """
+
+    def __init__(self, depth_axis: int = 0, images: str = "projection", mode: str = "mean") -> None:
+        if images not in ("projection", "slices"):
+            raise ConfigError(None, f"images must be 'projection' or 'slices', not {images!r}")
+        self.depth_axis, self.images, self.mode = int(depth_axis), images, mode
+
+    def __call__(self, volume: Any) -> list[Any]:
+        """The 2D images of one stack.
+
+        Args:
+            volume: ``(C, *spatial)`` stack.
+        """
+        return stack_images(volume, self.depth_axis, self.images, self.mode)

@@ -17,7 +17,16 @@ from monai.metrics import MAEMetric, PSNRMetric, SSIMMetric
 
 from medtranslate.errors import ConfigError, InputError
 
-__all__ = ["ssim", "psnr", "mae", "paired_metrics"]
+__all__ = [
+    "ssim",
+    "psnr",
+    "mae",
+    "paired_metrics",
+    "slice_metrics",
+    "SliceSimilarity",
+    "VolumeSimilarity",
+    "MeanAbsoluteError",
+]
 
 
 def _pair(pred: Any, target: Any, spatial_dims: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,3 +184,146 @@ def paired_metrics(
             "data_range": float(data_range),
         }
     return out
+
+
+def _slices(volume: torch.Tensor, axis: int) -> torch.Tensor:
+    """(C, D1, D2, D3) -> (N, C, H, W) slices along spatial ``axis``; 2D (C, H, W) -> (1, C, H, W)."""
+    if volume.ndim == 3:
+        return volume.unsqueeze(0)
+    return volume.movedim(1 + axis, 0)
+
+
+def _plain(x: Any) -> torch.Tensor:
+    t = torch.as_tensor(x)
+    return t.as_tensor() if hasattr(t, "as_tensor") else t
+
+
+def slice_metrics(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    axis: int,
+    data_range: float = 2.0,
+    keep: torch.Tensor | None = None,
+    which: Sequence[str] = ("ssim", "psnr"),
+) -> dict[str, list[float]]:
+    """Per-slice 2D SSIM and PSNR of two volumes (the paper's 2D SSIM, averaged later over slices).
+
+    Args:
+        pred: (C, *spatial) prediction.
+        target: same shape.
+        axis: slicing axis among the spatial axes.
+        data_range: value range width (2 for [-1, 1]).
+        keep: boolean per slice: which slices count (default all).
+        which: the metrics to compute (``"ssim"``, ``"psnr"``).
+
+    Returns:
+        ``{"ssim": [...], "psnr": [...]}`` for the kept slices.
+    """
+    p, t = _slices(_plain(pred).float(), axis), _slices(_plain(target).float(), axis)
+    if keep is not None:
+        p, t = p[keep], t[keep]
+    if p.shape[0] == 0:
+        return {name: [] for name in which}
+    out: dict[str, list[float]] = {}
+    if "ssim" in which:
+        win = min(11, *p.shape[2:])
+        win -= (win + 1) % 2  # odd window that fits
+        out["ssim"] = [float(v) for v in ssim(p, t, spatial_dims=2, data_range=data_range, win_size=max(win, 3))]
+    if "psnr" in which:
+        out["psnr"] = [float(v) for v in psnr(p, t, spatial_dims=2, data_range=data_range)]
+    return out
+
+
+class SliceSimilarity:
+    """Slice-wise 2D SSIM or PSNR of two volumes, for an evaluation workflow's metric entry.
+
+    Slices whose ``mask`` volume (the network input) has less than ``min_foreground`` of voxels above
+    ``background`` are skipped, as in training.
+
+    Args:
+        metric: ``"ssim"`` or ``"psnr"``.
+        axis: slicing axis among the spatial axes.
+        data_range: value range width (2 for [-1, 1]).
+        background: level at or below which a voxel of ``mask`` is background.
+        min_foreground: the least foreground fraction of a counted slice.
+    """
+
+    def __init__(
+        self,
+        metric: str = "ssim",
+        axis: int = 2,
+        data_range: float = 2.0,
+        background: float = -0.95,
+        min_foreground: float = 0.05,
+    ) -> None:
+        if metric not in ("ssim", "psnr"):
+            raise ConfigError(None, f"slice metric must be 'ssim' or 'psnr', not {metric!r}")
+        self.metric, self.axis, self.data_range = metric, int(axis), float(data_range)
+        self.background, self.min_foreground = float(background), float(min_foreground)
+
+    def __call__(self, pred: Any, target: Any, mask: Any | None = None) -> list[float]:
+        """One value per counted slice.
+
+        Args:
+            pred: (C, *spatial) prediction.
+            target: same shape.
+            mask: the volume whose foreground decides which slices count (default: all count).
+        """
+        keep = None
+        if mask is not None:
+            fg = (_plain(mask) > self.background).float()
+            keep = _slices(fg, self.axis).flatten(1).mean(1) >= self.min_foreground
+        return slice_metrics(pred, target, self.axis, self.data_range, keep, which=(self.metric,))[self.metric]
+
+
+class VolumeSimilarity:
+    """Whole-volume SSIM or PSNR (3D windows clipped to thin stacks), for an evaluation workflow's metric entry.
+
+    Args:
+        metric: ``"ssim"`` or ``"psnr"``.
+        data_range: value range width (2 for [-1, 1]).
+        spatial_dims: 2 or 3.
+    """
+
+    def __init__(self, metric: str = "ssim", data_range: float = 2.0, spatial_dims: int = 3) -> None:
+        if metric not in ("ssim", "psnr"):
+            raise ConfigError(None, f"volume metric must be 'ssim' or 'psnr', not {metric!r}")
+        self.metric, self.data_range, self.spatial_dims = metric, float(data_range), int(spatial_dims)
+
+    def __call__(self, pred: Any, target: Any) -> float:
+        """The metric of one (C, *spatial) pair.
+
+        Args:
+            pred: prediction.
+            target: same shape.
+        """
+        p, t = _plain(pred).float()[None], _plain(target).float()[None]
+        if self.metric == "psnr":
+            return float(psnr(p, t, spatial_dims=self.spatial_dims, data_range=self.data_range).mean())
+        win = [min(11, s if s % 2 else s - 1) for s in t.shape[2:]]
+        return float(ssim(p, t, spatial_dims=self.spatial_dims, data_range=self.data_range, win_size=win).mean())
+
+
+class MeanAbsoluteError:
+    """Mean absolute error of one pair in its units, over all voxels or over ``target > threshold`` (the body).
+
+    Args:
+        threshold: count only voxels whose target value is above this (e.g. -500 HU); ``None`` counts all.
+    """
+
+    def __init__(self, threshold: float | None = None) -> None:
+        self.threshold = None if threshold is None else float(threshold)
+
+    def __call__(self, pred: Any, target: Any) -> float | None:
+        """The mean absolute error (``None`` when no voxel is above the threshold).
+
+        Args:
+            pred: prediction.
+            target: reference, same shape.
+        """
+        p, t = _plain(pred).float(), _plain(target).float()
+        err = (p - t).abs()
+        if self.threshold is None:
+            return float(err.mean())
+        body = t > self.threshold
+        return float(err[body].mean()) if bool(body.any()) else None

@@ -5,7 +5,7 @@ Import nothing above this layer: a network never knows about files, bundles or t
 
 from __future__ import annotations
 
-from medtranslate.networks.blocks import PaddedConv, ResidualBlock, SpatialPad
+from medtranslate.networks.blocks import PaddedConv, PaddingLayer, ResidualBlock
 from medtranslate.networks.classifiers import (
     CLASSIFIERS,
     FeatureClassifier,
@@ -45,7 +45,7 @@ __all__ = [
     "RESNET_GENERATOR_PRESETS",
     "ResNetGenerator",
     "ResidualBlock",
-    "SpatialPad",
+    "PaddingLayer",
     "UNetGenerator",
     "WGANCritic",
     "count_parameters",

@@ -12,13 +12,13 @@ from torch import nn
 
 from medtranslate.networks.utils import NormSpec, conv_bias_for, norm_spec, per_axis, per_item, same_padding
 
-__all__ = ["SpatialPad", "PaddedConv", "ResidualBlock", "PADDING_MODES"]
+__all__ = ["PaddingLayer", "PaddedConv", "ResidualBlock", "PADDING_MODES"]
 
 #: padding modes accepted by the networks, mapped to ``torch.nn.functional.pad`` modes.
 PADDING_MODES = {"reflect": "reflect", "replicate": "replicate", "zeros": "constant", "circular": "circular"}
 
 
-class SpatialPad(nn.Module):
+class PaddingLayer(nn.Module):
     """Pad the spatial axes of a ``(N, C, *spatial)`` tensor, possibly by different amounts before and after.
 
     MONAI's Pad factory has only constant and replication padding (no reflection), hence this module on ``F.pad``.
@@ -104,7 +104,7 @@ class PaddedConv(nn.Sequential):
             conv_only=norm_spec(norm) is None and act is None and not dropout,
         )
         super().__init__()
-        self.add_module("pad", SpatialPad(spatial_dims, same_padding(kernel), padding_mode))
+        self.add_module("pad", PaddingLayer(spatial_dims, same_padding(kernel), padding_mode))
         self.add_module("conv", conv)
 
 

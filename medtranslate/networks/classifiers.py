@@ -12,6 +12,7 @@ import os
 import warnings
 
 import torch
+from monai.networks import nets
 from torch import nn
 
 from medtranslate.errors import InputError
@@ -115,8 +116,6 @@ def build_classifier(
         ValueError: on an unknown ``name``.
         InputError: when ``pretrained_path`` cannot be loaded.
     """
-    from monai.networks import nets
-
     key = name.lower()
     if key not in CLASSIFIERS:
         raise ValueError(f"unknown classifier {name!r}; choose one of {sorted(CLASSIFIERS)}")

@@ -2,7 +2,7 @@
 
 A check is called as ``check(image, name) -> list[str]``: it raises :class:`~medtranslate.errors.InputError` (naming
 the file) when the input cannot be translated, and returns warnings for inputs that can be translated but look
-wrong (an MR series given where CT is expected). :class:`~medtranslate.inferers.TranslationWorkflow` logs the
+wrong (an MR series given where CT is expected). :class:`~medtranslate.workflows.TranslationWorkflow` logs the
 warnings and records them in its report.
 """
 

@@ -11,6 +11,8 @@ from typing import Any
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
+from medtranslate.io import load_image
+
 __all__ = ["LoadVolumed"]
 
 
@@ -44,8 +46,6 @@ class LoadVolumed(MapTransform):
         Raises:
             InputError: when a file cannot be read.
         """
-        from medtranslate.io import load_image
-
         d = dict(data)
         uid = d.get(self.series_uid_key) if self.series_uid_key else None
         for key in self.key_iterator(d):

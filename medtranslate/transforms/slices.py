@@ -7,6 +7,7 @@ the background level is below ``min_foreground``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
@@ -152,8 +153,6 @@ class Checkd(MapTransform):
         Returns:
             The item, unchanged.
         """
-        import logging
-
         d = dict(data)
         for key in self.key_iterator(d):
             meta = getattr(d[key], "meta", {}) or {}

@@ -8,11 +8,10 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from medtranslate.errors import OutputError
 
-__all__ = ["atomic_path", "atomic_save_torch", "remove_stale_temporaries", "TMP_MARK"]
+__all__ = ["atomic_path", "remove_stale_temporaries", "TMP_MARK"]
 
 TMP_MARK = ".mt-tmp"
 
@@ -91,23 +90,3 @@ def remove_stale_temporaries(folder: str | os.PathLike, stem: str = "") -> list[
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
             removed.append(p)
     return sorted(removed)
-
-
-def atomic_save_torch(obj: Any, final: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary name, fsync, then rename over ``final``.
-
-    Args:
-        obj: the object to save (a state dict of tensors and plain Python containers).
-        final: the checkpoint path.
-
-    Returns:
-        The final path.
-    """
-    import torch
-
-    with atomic_path(final) as tmp:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-    return Path(final)

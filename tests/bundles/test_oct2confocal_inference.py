@@ -87,7 +87,7 @@ def test_translate_folder_end_to_end(tmp_path, inputs, checkpoint, capsys):
 
 
 def test_depth_on_another_axis_matches_depth_first(checkpoint):
-    from medtranslate.transforms.oct import DepthAxisTranslator
+    from medtranslate.inferers import DepthAxisTranslator
 
     net = _parser().get_parsed_content("network_def").eval()
     inner = _parser().get_parsed_content("volume_translator")
@@ -134,3 +134,34 @@ def test_evaluate_writes_table(tmp_path, checkpoint):
     assert {"FID768", "KID768", "cycle_SSIM", "cycle_PSNR"} <= set(results)
     assert results["FID768"]["feature_network"]["dims"] == 768
     assert "| Total | FID768 |" in (out / "metrics.md").read_text()
+
+
+def test_cycle_map_and_enface_with_depth_range_keep_the_slab(tmp_path, inputs, checkpoint, monkeypatch):
+    """Issue 9, item 10: with depth_range the cycle-error map has the slab's geometry (one implementation,
+    inferers/cycle.py), and the en-face figure projects the same slab of the OCT as of the output."""
+    import medtranslate.workflows.enface as enface
+    from medtranslate.cli.main import main
+    from medtranslate.io import load_image
+
+    seen = []
+
+    def record(left, right, path, titles, value_ranges):
+        seen.append((np.asarray(left).copy(), np.asarray(right).copy()))
+        return Path(path)
+
+    monkeypatch.setattr(enface, "save_side_by_side", record)
+    out = tmp_path / "out"
+    args = ["translate", "--bundle", str(BUNDLE), "--input", str(inputs / "eye_nifti.nii.gz"), "--output", str(out)]
+    args += ["--checkpoint", str(checkpoint), "--device", "cpu", "--amp", "none"]
+    for k, v in {**TINY, "cycle_map": "true", "depth_range": "[5, 14]", "output_formats": '["nifti"]'}.items():
+        args += ["--set", f"{k}={v}"]
+    assert main(args) == 0
+    src = load_image(inputs / "eye_nifti.nii.gz")
+    res, cycle = load_image(out / "eye_nifti.nii.gz"), load_image(out / "eye_nifti_cycle_error.nii.gz")
+    assert tuple(res.shape[1:]) == tuple(cycle.shape[1:]) == (9, *src.shape[2:])
+    expected = np.asarray(src.meta["affine"]) @ np.array([[1, 0, 0, 5], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]])
+    for img in (res, cycle):
+        np.testing.assert_allclose(np.asarray(img.meta["affine"]), expected, atol=1e-5)
+    ((left, _),) = seen
+    slab = src[:, 5:14].float().mean(dim=1)[0].numpy()
+    np.testing.assert_allclose(left.squeeze(), slab, rtol=1e-5, atol=1e-3)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from medtranslate.cli.bundle_runner import parse_set_options
 from medtranslate.cli.main import main
-from medtranslate.cli.translate import parse_set_options
 from medtranslate.errors import ConfigError
 from medtranslate.inferers import ResizeNetwork
 from medtranslate.networks import ResNetGenerator
@@ -51,7 +51,7 @@ CONFIG = {
     },
     "directions": {
         "a2b": {
-            "_target_": "medtranslate.inferers.TranslationDirection",
+            "_target_": "medtranslate.workflows.TranslationDirection",
             "network": "@network_def",
             "network_key": "g_ab",
             "back_network": "@network_def_ba",
@@ -61,7 +61,7 @@ CONFIG = {
             "modality": "MR",
         },
         "b2a": {
-            "_target_": "medtranslate.inferers.TranslationDirection",
+            "_target_": "medtranslate.workflows.TranslationDirection",
             "network": "@network_def_ba",
             "network_key": "g_ba",
             "input_transform": {"_target_": "medtranslate.transforms.PercentileNormalize"},
@@ -72,7 +72,7 @@ CONFIG = {
         },
     },
     "translator": {
-        "_target_": "medtranslate.inferers.TranslationWorkflow",
+        "_target_": "medtranslate.workflows.TranslationWorkflow",
         "directions": "@directions",
         "direction": "@direction",
         "input_path": "@input_path",
@@ -208,3 +208,74 @@ def test_set_options_and_resize_network():
     wrapped = ResizeNetwork(Twice(), (16, 16))
     y = wrapped(torch.ones(2, 1, 40, 24))
     assert seen == [(2, 1, 16, 16)] and y.shape == (2, 1, 40, 24) and torch.allclose(y, torch.full_like(y, 2.0))
+
+
+def test_translate_never_replaces_an_input_and_skips_its_own_outputs(bundle, tmp_path, capsys):
+    """Issue 9, item 1: an output that would replace the input is refused (the input stays as it was); an output
+    folder inside the input tree is not translated again by a second run."""
+    rng = np.random.default_rng(2)
+    ct = _nifti(tmp_path / "in" / "same" / "ct.nii.gz", rng.integers(-1000, 1000, (20, 12, 3)).astype(np.int16), AFFINE)
+    before = ct.read_bytes()
+    assert _run(bundle, ct, tmp_path / "in" / "same") == 1
+    assert "would replace an input" in capsys.readouterr().out and ct.read_bytes() == before
+    for _ in range(2):
+        assert _run(bundle, tmp_path / "in", tmp_path / "in" / "out") == 0
+        report = json.loads((tmp_path / "in" / "out" / "translate_report.json").read_text())
+        assert [r["key"] for r in report["items"]] == ["same/ct"]
+    assert not (tmp_path / "in" / "out" / "out").exists() and ct.read_bytes() == before
+
+
+def test_unwritable_output_fails_once_before_any_model_is_loaded(bundle, tmp_path, capsys):
+    """Issue 9, item 2: the destination is checked first (a missing checkpoint is not even looked at), one line."""
+    _nifti(tmp_path / "x.nii.gz", np.zeros((8, 8, 2), np.float32), AFFINE)
+    (tmp_path / "file").write_text("a file, not a folder")
+    rc = run_translate(bundle, tmp_path / "x.nii.gz", tmp_path / "file" / "out", tmp_path / "none.pt")
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "cannot create the destination folder" in err, err
+
+
+def test_cuda_on_a_cpu_build_is_one_line(bundle, tmp_path, capsys, monkeypatch):
+    """Issue 9, item 16: --device cuda without CUDA says so (and that this torch is a CPU build)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    _nifti(tmp_path / "x.nii.gz", np.zeros((8, 8, 2), np.float32), AFFINE)
+    assert _run(bundle, tmp_path / "x.nii.gz", tmp_path / "o", "--device", "cuda") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CUDA is not available" in err and "CPU build" in err, err
+    assert "ConfigExpression" not in err
+
+
+@pytest.mark.parametrize(
+    "setting, says",
+    [("gen_channels=abc", "gen_channels takes a number"), ("image_size=big", "image_size takes a list")],
+)
+def test_a_mistyped_set_value_is_one_clear_line(tmp_path, capsys, setting, says):
+    """Issue 9, item 17: --set gen_channels=abc names the key and what it takes, not MONAI's internal message."""
+    ct2mri = Path(__file__).resolve().parents[2] / "bundles" / "ct2mri"
+    _nifti(tmp_path / "x.nii.gz", np.zeros((8, 8, 2), np.float32), AFFINE)
+    args = [
+        "translate",
+        "--bundle",
+        str(ct2mri),
+        "--input",
+        str(tmp_path / "x.nii.gz"),
+        "--output",
+        str(tmp_path / "o"),
+    ]
+    rc = main([*args, "--set", setting])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and says in err, err
+
+
+def test_one_amp_parser_for_inference_and_training():
+    """Issue 9, item 13: the sliding-window inferer and the trainers accept the same spellings, through one parser."""
+    from medtranslate.engines import amp as engine_amp
+    from medtranslate.inferers import VolumeTranslator
+    from medtranslate.utils import amp
+
+    assert engine_amp.resolve_amp is amp.resolve_amp
+    for spelling, dtype in [("bf16", torch.bfloat16), ("bfloat16", torch.bfloat16), ("half", torch.float16),
+                            ("none", None), (None, None), ("fp32", None)]:  # fmt: skip
+        assert VolumeTranslator((8, 8), amp=spelling).amp == dtype == amp.resolve_amp(spelling)
+    with pytest.raises(ConfigError, match="amp must be one of"):
+        VolumeTranslator((8, 8), amp="fp8")

@@ -11,8 +11,8 @@ import sys
 import pytest
 import torch
 
+from medtranslate.modelio.checkpoint import atomic_save_torch
 from medtranslate.networks import PatchDiscriminator, ResNetGenerator, UNetGenerator, resnet_generator_preset
-from medtranslate.utils.atomic import atomic_save_torch
 
 NETS = [
     ("resnet-2d", lambda: ResNetGenerator(2, 1, 3, channels=4, num_res_blocks=2), (1, 1, 16, 24)),

@@ -6,7 +6,10 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
+import tifffile
+from PIL import Image
 
 from medtranslate.data.datalist import make_datalist, write_datalist
 from medtranslate.data.samples.confocal import confocal_stack
@@ -43,8 +46,6 @@ def _item_seed(seed: int, kind: str, domain: int, index: int) -> int:
 
 
 def _write_nifti(array: np.ndarray, affine: np.ndarray, path: Path, description: str) -> None:
-    import nibabel as nib
-
     img = nib.Nifti1Image(array, affine)
     img.header.set_xyzt_units("mm")
     img.header.set_qform(affine, code=1)
@@ -55,8 +56,6 @@ def _write_nifti(array: np.ndarray, affine: np.ndarray, path: Path, description:
 
 
 def _write_tiff_rgb(stack: np.ndarray, path: Path, pixel_um: float, z_um: float) -> None:
-    import tifffile
-
     with atomic_path(path) as tmp:  # ImageJ hyperstack, RGB samples last (Z, Y, X, S), calibrated in micrometres
         tifffile.imwrite(
             tmp,
@@ -69,8 +68,6 @@ def _write_tiff_rgb(stack: np.ndarray, path: Path, pixel_um: float, z_um: float)
 
 
 def _write_png(array: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
     with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, format="PNG")
 

@@ -9,6 +9,9 @@ from typing import Any
 
 import torch
 from ignite.engine import Events
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from monai.engines.utils import IterationEvents
 
 from medtranslate.engines.distributed import is_main_process
 from medtranslate.engines.handlers.outputs import loss_scalars
@@ -43,8 +46,6 @@ class LossPlotHandler:
         Args:
             engine: the trainer.
         """
-        from monai.engines.utils import IterationEvents
-
         registered = IterationEvents.MODEL_COMPLETED in getattr(engine, "_allowed_events", [])
         engine.add_event_handler(
             IterationEvents.MODEL_COMPLETED if registered else Events.ITERATION_COMPLETED, self.record
@@ -111,14 +112,11 @@ class LossPlotHandler:
         """
         if not self.iterations or not is_main_process():
             return None
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
         totals = [k for k in sorted(self.history) if k in ("loss", "loss_G") or k.startswith("loss_D")]
         parts = [k for k in sorted(self.history) if k not in totals]
-        fig, axes = plt.subplots(1, 2 if parts else 1, figsize=(12 if parts else 6, 4), squeeze=False)
+        fig = Figure(figsize=(12 if parts else 6, 4), dpi=100)
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(1, 2 if parts else 1, squeeze=False)
         for ax, names, title in ((axes[0][0], totals, "totals"), (axes[0][-1], parts, "components")):
             if not names:
                 continue
@@ -132,5 +130,4 @@ class LossPlotHandler:
         fig.tight_layout()
         with atomic_path(self.output_path) as tmp:
             fig.savefig(tmp, dpi=100, format="png")
-        plt.close(fig)
         return self.output_path

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
+from ignite.engine import Events
 
 from medtranslate.engines.errors import TrainingError
 from medtranslate.engines.handlers.outputs import loss_scalars
@@ -88,8 +89,6 @@ class NanGuard:
         Args:
             engine: the ignite engine.
         """
-        from ignite.engine import Events
-
         engine.add_event_handler(Events.ITERATION_COMPLETED, self)
 
     def __call__(self, engine: Any) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ignite.handlers import ProgressBar
+
 from medtranslate.engines.distributed import is_main_process
 from medtranslate.engines.handlers.outputs import loss_scalars
 
@@ -41,7 +43,5 @@ class ProgressHandler:
         """
         if not is_main_process():
             return
-        from ignite.handlers import ProgressBar
-
         self.bar = ProgressBar(persist=self.persist)
         self.bar.attach(engine, output_transform=self._show)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 from ignite.engine import Events
+from PIL import Image
 
 from medtranslate.engines.distributed import is_main_process
 from medtranslate.utils.atomic import atomic_path
@@ -110,8 +111,6 @@ class SampleSaver:
         if not tiles:
             return None
         grid = _grid(tiles)
-        from PIL import Image
-
         path = self.output_dir / f"{self.prefix}_{engine.state.iteration:08d}.png"
         with atomic_path(path) as tmp:
             Image.fromarray(grid).save(tmp, format="PNG")

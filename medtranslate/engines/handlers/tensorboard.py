@@ -6,11 +6,14 @@ import os
 from typing import Any
 
 from ignite.engine import Events
+from monai.utils import optional_import
 
 from medtranslate.engines.distributed import is_main_process
 from medtranslate.engines.handlers.outputs import loss_scalars
 
 __all__ = ["TensorBoardLossHandler"]
+
+SummaryWriter, _ = optional_import("torch.utils.tensorboard", name="SummaryWriter")
 
 
 class TensorBoardLossHandler:
@@ -38,8 +41,6 @@ class TensorBoardLossHandler:
         """
         if not is_main_process():
             return
-        from torch.utils.tensorboard import SummaryWriter
-
         self.writer = SummaryWriter(log_dir=self.log_dir)
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.interval), self.iteration_completed)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.epoch_completed)

@@ -11,6 +11,7 @@ import torch
 from ignite.engine import Events
 from monai.metrics import PSNRMetric, SSIMMetric
 
+from medtranslate.engines.checkpoint import save_checkpoint
 from medtranslate.engines.distributed import is_main_process, unwrap
 
 __all__ = ["TranslationValidationHandler"]
@@ -161,7 +162,5 @@ class TranslationValidationHandler:
             self.best, self.best_epoch = metrics[key], int(engine.state.epoch)
             engine.state.best_metric, engine.state.best_metric_epoch = self.best, self.best_epoch
             if self.save_dir is not None:
-                from medtranslate.engines.checkpoint import save_checkpoint
-
                 save_checkpoint(engine, self.save_dir / self.best_filename, record_last=False)
                 engine.logger.info(f"new best {key}={self.best:.4f} at epoch {self.best_epoch}")

@@ -10,6 +10,7 @@ written in the output folder. See docs/bundles/ct2mri.md and docs/inference.md.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -19,19 +20,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from monai.data import MetaTensor
 from torch import nn
 
+from medtranslate import __version__
 from medtranslate.errors import ConfigError, InputError, MedTranslateError
-from medtranslate.io.batch import FORMATS, output_path
+from medtranslate.inferers import ResizeNetwork, cycle_consistency
+from medtranslate.io import find_series, save_image
+from medtranslate.io.batch import FORMATS, is_within, output_path, prepare_destination
+from medtranslate.io.dicom_series import keep_parsed_headers
+from medtranslate.modelio import load_network, resolve_checkpoint
+from medtranslate.utils.atomic import atomic_path
 
 __all__ = [
     "TranslationDirection",
     "TranslationWorkflow",
     "TranslationResult",
     "TranslatedItem",
-    "ResizeNetwork",
     "OUTPUT_SUFFIXES",
     "load_direction_weights",
 ]
@@ -40,47 +45,6 @@ logger = logging.getLogger(__name__)
 
 #: file suffix written for each output format ("dicom" is a folder named by the item key): the table of ``convert``.
 OUTPUT_SUFFIXES: dict[str, str] = FORMATS
-
-
-class ResizeNetwork(nn.Module):
-    """Run a 2D (or 3D) network at a fixed input size: resize the input to ``size``, run, resize back.
-
-    The paper behind the CT/MR bundle (seed 003) trains on slices resized to 256 x 256, so at inference each slice is
-    resized to that size and the output is resized back to the slice's own grid. Down-sizing uses ``mode`` with
-    anti-aliasing (bilinear/bicubic), up-sizing uses ``mode`` without; both with ``align_corners=False``.
-
-    Args:
-        network: the generator.
-        size: the spatial size the network was trained on, e.g. ``(256, 256)``.
-        mode: "bilinear" (2D), "trilinear" (3D), "bicubic" or "nearest".
-    """
-
-    def __init__(self, network: nn.Module, size: Sequence[int], mode: str = "bilinear") -> None:
-        super().__init__()
-        self.network = network
-        self.size = tuple(int(s) for s in size)
-        self.mode = mode
-
-    def _resize(self, x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-        if tuple(x.shape[2:]) == tuple(size):
-            return x
-        kwargs: dict[str, Any] = {}
-        if self.mode != "nearest":
-            kwargs["align_corners"] = False
-        if self.mode in ("bilinear", "bicubic") and any(s < t for s, t in zip(size, x.shape[2:])):
-            kwargs["antialias"] = True
-        return F.interpolate(x, size=tuple(size), mode=self.mode, **kwargs)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Resize ``x`` (B, C, *spatial) to ``size``, run the network, resize the result back.
-
-        Args:
-            x: the input batch.
-        """
-        if len(self.size) != x.ndim - 2:
-            raise ConfigError(None, f"resize size {self.size} does not match a {x.ndim - 2}D input")
-        y = self.network(self._resize(x, self.size))
-        return self._resize(y, x.shape[2:])
 
 
 @dataclass
@@ -175,8 +139,6 @@ def load_direction_weights(direction: TranslationDirection, checkpoint: str | os
     Raises:
         InputError: when the checkpoint is missing or holds no fitting weights.
     """
-    from medtranslate.engines.checkpoint import load_network, resolve_checkpoint
-
     path = Path(checkpoint)
     if not path.exists():
         raise InputError(path, "checkpoint not found (train the bundle first, or pass --checkpoint FILE)")
@@ -305,10 +267,22 @@ class TranslationWorkflow:
     def _output_paths(self, key: str) -> dict[str, Path]:
         return {fmt: output_path(self.output_dir, key, fmt) for fmt in self.output_formats}
 
+    def _cycle_map_path(self, key: str) -> Path:
+        return self.output_dir / f"{key}_cycle_error.nii.gz"
+
+    def _replaced_input(self, ref: Any, inputs: set[Path]) -> Path | None:
+        """The output of ``ref`` that would replace (or hold) an input file, if any."""
+        outs = list(self._output_paths(ref.key).values())
+        if self.cycle_map:
+            outs.append(self._cycle_map_path(ref.key))
+        for out in outs:
+            absout = Path(os.path.abspath(out))
+            if any(p == absout or is_within(p, absout) for p in inputs):
+                return out
+        return None
+
     # ---------------------------------------------------------------- one item
     def _translate_one(self, ref: Any, forward: nn.Module, backward: nn.Module | None, row: dict[str, Any]) -> None:
-        from medtranslate.io import save_image
-
         d = self.direction
         source = str(ref.paths[0].parent if ref.kind == "dicom" else ref.paths[0])
         image = ref.load()
@@ -327,7 +301,12 @@ class TranslationWorkflow:
             )
         row["shape"] = list(image.shape[1:])
         normalized = d.input_transform(image)
-        translated = _plain(self.translator(forward, normalized, source))
+        error = None
+        if self.cycle_map and backward is not None:  # one implementation of the map: inferers.cycle
+            cycle = cycle_consistency(forward, backward, normalized, self.translator, source)
+            translated, error = _plain(cycle.translated), _plain(cycle.error)
+        else:
+            translated = _plain(self.translator(forward, normalized, source))
         output = translated
         if d.output_transform is not None:
             output = d.output_transform(translated)
@@ -349,13 +328,10 @@ class TranslationWorkflow:
                 anonymize=self.anonymize,
             )
             row["outputs"].append(str(written))
-        if self.cycle_map and backward is not None:
-            reconstructed = _plain(self.translator(backward, translated, source))
-            error = (reconstructed.as_tensor() - _plain(normalized).as_tensor().float()).abs().mean(0, keepdim=True)
-            error = MetaTensor(error, meta=dict(image.meta))
+        if error is not None:  # the error carries the network input's geometry (a depth_range slab, not the stack)
             if squeeze_axis is not None:
                 error = error.squeeze(squeeze_axis)
-            written = save_image(error, self.output_dir / f"{ref.key}_cycle_error.nii.gz", reference=save_ref)
+            written = save_image(error, self._cycle_map_path(ref.key), reference=save_ref)
             row["outputs"].append(str(written))
             row["cycle_error_mean"] = float(error.mean())
         item = TranslatedItem(
@@ -372,22 +348,28 @@ class TranslationWorkflow:
         Raises:
             InputError: when the input path does not exist or holds no image.
         """
-        from medtranslate.io.dicom_series import keep_parsed_headers
-
         if not self.input_path.exists():
             raise InputError(self.input_path, "input not found")
+        prepare_destination(self.output_dir)  # a destination we cannot write fails once, before any model is loaded
         with keep_parsed_headers():  # the headers that discovery parses serve the loads (each DICOM file parsed once)
             result = self._run_items()
         result.report_path = self._write_report(result)
         self.result = result
         return result
 
-    def _run_items(self) -> TranslationResult:
-        from medtranslate.io import find_series
-
+    def _find_inputs(self) -> list[Any]:
+        """The inputs, without the outputs of earlier runs when the output folder lies inside the input tree."""
         refs = find_series(self.input_path)
+        absout = Path(os.path.abspath(self.output_dir))
+        if self.input_path.is_dir() and is_within(absout, Path(os.path.abspath(self.input_path))):
+            refs = [ref for ref in refs if not all(is_within(Path(os.path.abspath(p)), absout) for p in ref.paths)]
         if not refs:
             raise InputError(self.input_path, "holds no image file or DICOM series")
+        return refs
+
+    def _run_items(self) -> TranslationResult:
+        refs = self._find_inputs()
+        inputs = {Path(os.path.abspath(p)) for ref in refs for p in ref.paths}
         forward, backward = self._prepare_networks()
         result = TranslationResult()
         for ref in refs:
@@ -401,6 +383,11 @@ class TranslationWorkflow:
             }
             start = time.perf_counter()
             try:
+                replaced = self._replaced_input(ref, inputs)
+                if replaced is not None:
+                    raise InputError(
+                        row["input"], f"the output {replaced} would replace an input; choose another --output"
+                    )
                 self._translate_one(ref, forward, backward, row)
                 row["ok"] = True
                 logger.info(f"{row['input']}: translated ({self.direction_name}) -> {', '.join(row['outputs'])}")
@@ -415,11 +402,6 @@ class TranslationWorkflow:
         return result
 
     def _write_report(self, result: TranslationResult) -> Path:
-        import json
-
-        from medtranslate import __version__
-        from medtranslate.utils.atomic import atomic_path
-
         report = {
             "medtranslate_version": __version__,
             "direction": self.direction_name,

@@ -1,0 +1,280 @@
+"""Run a bundle config from the command line: ``medtranslate translate`` and ``medtranslate evaluate``.
+
+The parsers (:mod:`medtranslate.cli.translate`, :mod:`medtranslate.cli.evaluate`) stay light; the dispatcher imports
+this module (MONAI's bundle workflow, torch) only when one of the two commands runs. Command-line options become
+config overrides through one table, :data:`OVERRIDES`; ``--set KEY=VALUE`` adds any other key, checked against the
+type of the config's own value so that a typo is one clear line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from monai.bundle import ConfigWorkflow
+
+from medtranslate.errors import ConfigError, InputError, MedTranslateError
+
+__all__ = [
+    "OVERRIDES",
+    "build_overrides",
+    "check_device",
+    "check_set_types",
+    "evaluate",
+    "parse_set_options",
+    "run_bundle_config",
+    "translate",
+]
+
+
+def _unique(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+#: command-line option (argparse ``dest``) -> (config key, conversion of its value); one table for both commands.
+OVERRIDES: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "input": ("input_path", str),
+    "output": ("output_dir", str),
+    "direction": ("direction", str),
+    "checkpoint": ("checkpoint", str),
+    "format": ("output_formats", _unique),
+    "datalist": ("datalist", str),
+    "device": ("device", str),
+    "amp": ("amp", str),
+}
+
+
+def parse_set_options(pairs: Sequence[str] | None) -> dict[str, Any]:
+    """Turn ``["KEY=VALUE", ...]`` into overrides; each VALUE is read as JSON when it parses, else kept as text.
+
+    Args:
+        pairs: the ``--set`` arguments (``KEY`` may be a nested config id such as ``network_def#channels``).
+
+    Returns:
+        ``{KEY: value}``.
+
+    Raises:
+        ConfigError: on an argument without ``=`` or with an empty key.
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(None, f"--set takes KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def build_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config overrides of the parsed options (those in :data:`OVERRIDES` that were given, then ``--set``).
+
+    Args:
+        args: the parsed command line.
+    """
+    overrides = {
+        key: convert(getattr(args, dest))
+        for dest, (key, convert) in OVERRIDES.items()
+        if getattr(args, dest, None) not in (None, [], "")
+    }
+    overrides.update(parse_set_options(getattr(args, "set", None)))
+    return overrides
+
+
+def _kind(value: Any) -> str | None:
+    """What a config value is, when a plain text override cannot replace it: "a number", "a list", ..."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list (JSON, e.g. [256, 256])"
+    if isinstance(value, dict):
+        return "a mapping (JSON)"
+    return None
+
+
+def _raw(config: Mapping[str, Any], key: str) -> Any:
+    node: Any = config
+    for part in key.split("#"):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def check_set_types(config_file: Path, overrides: Mapping[str, Any]) -> None:
+    """Refuse a text override where the config holds a number, a list, a flag or a mapping (one line, not MONAI's).
+
+    Args:
+        config_file: the bundle config.
+        overrides: ``--set`` overrides (text values that did not parse as JSON stay text).
+
+    Raises:
+        ConfigError: naming the key, the value and what it takes.
+    """
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError):
+        return  # MONAI reports an unreadable config itself
+    for key, value in overrides.items():
+        if not isinstance(value, str) or value.startswith(("$", "@", "%")):
+            continue
+        kind = _kind(_raw(config, key))
+        if kind is not None:
+            raise ConfigError(None, f"--set {key}={value}: {key} takes {kind} (the config has {_raw(config, key)!r})")
+
+
+def check_device(device: Any) -> None:
+    """Refuse a CUDA device that this torch cannot use, in one line (not MONAI's "Failed to evaluate ...").
+
+    Args:
+        device: the ``--device`` / ``device`` override (``"cuda"``, ``"cuda:1"``, ``"cpu"`` ...), or ``None``.
+
+    Raises:
+        ConfigError: when CUDA is asked for and not available; says whether this torch is a CPU build.
+    """
+    if not isinstance(device, str) or not device.strip().lower().startswith("cuda"):
+        return
+    if torch.cuda.is_available():
+        return
+    if torch.version.cuda is None:
+        why = f"this torch ({torch.__version__}) is a CPU build; install a CUDA build of torch (see README.md)"
+    else:
+        why = f"this torch is built for CUDA {torch.version.cuda} but finds no GPU or driver"
+    raise ConfigError(None, f"--device {device}: CUDA is not available: {why}; or use --device cpu")
+
+
+def _medtranslate_cause(exc: BaseException) -> MedTranslateError | None:
+    """The first MedTranslateError in an exception's cause chain (MONAI wraps errors raised while instantiating)."""
+    seen = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, MedTranslateError):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
+@contextlib.contextmanager
+def _quiet_monai_bundle() -> Iterator[None]:
+    """Silence MONAI's notice that no logging.conf is applied (the dispatcher already configured logging)."""
+    logs = [logging.getLogger(name) for name in ("monai.bundle", "monai.bundle.workflows")]
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for log, level in zip(logs, levels):
+            log.setLevel(level)
+
+
+def run_bundle_config(
+    bundle: str | Path, config_name: str, overrides: Mapping[str, Any], result_id: str | None = None
+) -> Any:
+    """Run ``<bundle>/configs/<config_name>`` (initialize, run, finalize) with overrides; return a parsed item.
+
+    ``bundle_root`` is set to the bundle folder. The bundle's logging.conf is not applied, because
+    ``logging.config.fileConfig`` would silence medtranslate's own loggers.
+
+    Args:
+        bundle: the bundle folder (holding ``configs/``).
+        config_name: e.g. ``"inference.json"`` or ``"evaluate.json"``.
+        overrides: config id -> value (``--key value`` of ``python -m monai.bundle run``).
+        result_id: the config id whose parsed content is returned after the run (e.g. ``"translator"``).
+
+    Returns:
+        The parsed ``result_id`` item (the same object the run used), or the run's return value.
+
+    Raises:
+        InputError: when the bundle or its config is missing.
+        MedTranslateError: any medtranslate error raised inside the config, unwrapped from MONAI's wrappers.
+    """
+    bundle = Path(bundle)
+    config = bundle / "configs" / config_name
+    if not bundle.is_dir():
+        raise InputError(bundle, "bundle folder not found")
+    if not config.is_file():
+        raise InputError(config, "this bundle has no such config")
+    check_device(overrides.get("device"))
+    meta = bundle / "configs" / "metadata.json"
+    try:
+        with _quiet_monai_bundle():
+            wf = ConfigWorkflow(
+                config_file=str(config),
+                meta_file=str(meta) if meta.is_file() else None,
+                logging_file=False,
+                workflow_type=None,
+                bundle_root=str(bundle),
+                **dict(overrides),
+            )
+        wf.initialize()
+        value = wf.run()
+        result = wf.parser.get_parsed_content(result_id) if result_id else value
+        wf.finalize()
+        return result
+    except MedTranslateError:
+        raise
+    except Exception as e:
+        cause = _medtranslate_cause(e)
+        if cause is not None:
+            raise cause from e
+        raise
+
+
+def _run(args: argparse.Namespace, result_id: str) -> Any:
+    overrides = build_overrides(args)
+    check_set_types(Path(args.bundle) / "configs" / args.config, parse_set_options(args.set))
+    return run_bundle_config(args.bundle, args.config, overrides, result_id=result_id)
+
+
+def translate(args: argparse.Namespace) -> int:
+    """``medtranslate translate``: run the bundle's ``translator`` and print a summary.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0 when every input was translated, 1 when some failed.
+    """
+    workflow = _run(args, "translator")
+    result = getattr(workflow, "result", None)
+    if result is None:
+        raise ConfigError(Path(args.bundle) / "configs" / args.config, "its 'translator' did not produce a result")
+    n, bad = len(result.items), len(result.failed)
+    print(f"translated {n - bad} of {n} input(s) into {args.output}; report: {result.report_path}")
+    for row in result.failed:
+        print(f"  failed: {row['error']}")
+    return 0 if result.ok else 1
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """``medtranslate evaluate``: run the bundle's ``evaluator`` and print where the report went.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0 when every item was evaluated, 1 when some failed.
+    """
+    evaluator = _run(args, "evaluator")
+    paths = getattr(evaluator, "report_paths", None)
+    if paths:
+        print("evaluation report: " + ", ".join(str(p) for p in paths))
+    failed = getattr(evaluator, "failed", None) or []
+    for row in failed:
+        print(f"  failed: {row}")
+    return 1 if failed else 0

@@ -1,0 +1,34 @@
+"""Workflows: the runtimes that bundles' configs run, from files to translated files and metric reports.
+
+:class:`TranslationWorkflow` (``inference.json``, id ``translator``) translates image files and DICOM series;
+:class:`EvaluationWorkflow` (``evaluate.json``, id ``evaluator``) translates a datalist's test split and computes the
+metrics and figures each bundle declares. Workflows sit above io, data, transforms, inferers, metrics and modelio, and
+never import engines (training). See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from medtranslate.workflows.enface import EnFaceProjection
+from medtranslate.workflows.evaluation import EvaluationPass, EvaluationWorkflow, FigureEntry, MetricEntry
+from medtranslate.workflows.translation import (
+    OUTPUT_SUFFIXES,
+    TranslatedItem,
+    TranslationDirection,
+    TranslationResult,
+    TranslationWorkflow,
+    load_direction_weights,
+)
+
+__all__ = [
+    "EnFaceProjection",
+    "EvaluationPass",
+    "EvaluationWorkflow",
+    "FigureEntry",
+    "MetricEntry",
+    "OUTPUT_SUFFIXES",
+    "TranslatedItem",
+    "TranslationDirection",
+    "TranslationResult",
+    "TranslationWorkflow",
+    "load_direction_weights",
+]

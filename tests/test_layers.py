@@ -1,0 +1,76 @@
+"""The package's layers (docs/architecture.md): imports point down only. An AST check of every module's imports.
+
+- networks, losses and metrics import nothing from io, data, engines, inferers, workflows or cli;
+- io imports nothing above it (only errors, utils and itself);
+- inferers and workflows never import engines (inference does not depend on training);
+- modelio (model I/O beneath both) imports neither engines nor workflows.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "medtranslate"
+
+#: package -> the medtranslate packages it must not import.
+FORBIDDEN: dict[str, set[str]] = {
+    "networks": {"io", "data", "engines", "inferers", "workflows", "cli", "modelio"},
+    "losses": {"io", "data", "engines", "inferers", "workflows", "cli", "modelio"},
+    "metrics": {"io", "data", "engines", "inferers", "workflows", "cli", "modelio", "transforms"},
+    "io": {"data", "engines", "inferers", "workflows", "cli", "modelio", "networks", "losses", "metrics", "transforms"},
+    "utils": {"io", "data", "engines", "inferers", "workflows", "cli", "modelio", "networks", "losses", "metrics"},
+    "modelio": {"engines", "workflows", "cli", "inferers", "data"},
+    "inferers": {"engines", "workflows", "cli"},
+    "workflows": {"engines", "cli"},
+    "transforms": {"engines", "inferers", "workflows", "cli"},
+    "data": {"engines", "inferers", "workflows", "cli"},
+}
+
+
+def _imported(path: Path) -> list[tuple[int, str]]:
+    """``(line, module)`` of every import in a file, relative imports resolved, function-local ones included."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([base] if base else [])])
+            out += [(node.lineno, base)] + [
+                (node.lineno, f"{base}.{a.name}") for a in node.names if base == "medtranslate"
+            ]
+    return out
+
+
+def _violations(layer: str) -> list[str]:
+    found = []
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        for line, module in _imported(path):
+            parts = module.split(".")
+            if parts[0] == "medtranslate" and len(parts) > 1 and parts[1] in FORBIDDEN[layer]:
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}")
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_point_down(layer):
+    assert _violations(layer) == []
+
+
+def test_the_check_sees_a_violation(tmp_path, monkeypatch):
+    """The checker itself: a module of networks importing engines (absolute or relative) is reported."""
+    fake = tmp_path / "medtranslate"
+    (fake / "networks").mkdir(parents=True)
+    (fake / "networks" / "bad.py").write_text(
+        "from medtranslate.engines import CycleGANTrainer\nfrom ..io import load_image\n\n"
+        "def f():\n    import medtranslate.workflows\n"
+    )
+    monkeypatch.setitem(globals(), "PACKAGE", fake)
+    assert len(_violations("networks")) == 3
