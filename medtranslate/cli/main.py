@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("translate", "medtranslate.cli.translate"),
     ("evaluate", "medtranslate.cli.evaluate"),
     ("demo", "medtranslate.cli.demo"),
+    ("rate", "medtranslate.cli.rate"),
 ]
 
 EXIT_OK = 0
