@@ -154,7 +154,8 @@ def results_from_ratings(
         rows = []
         for s in sets:
             raters_s = [n for n in names if (n, s) in by_key and len(by_key[(n, s)]) == len(models)]
-            matrix = np.array([[by_key[(n, s)][m] for m in models] for n in raters_s]).reshape(len(raters_s), -1)
+            matrix = np.array([[by_key[(n, s)][m] for m in models] for n in raters_s], dtype=np.float64)
+            matrix = matrix.reshape(len(raters_s), len(models))
             rows.append({"set": s, **kendall_w(matrix)})
         ws = [r["w"] for r in rows if r["w"] is not None]
         agreement[cat] = {"mean_w": float(np.mean(ws)) if ws else None, "n_sets": len(ws), "sets": rows}
@@ -269,7 +270,7 @@ def results_markdown(results: Mapping[str, Any]) -> str:
     lines = [f"# Rating results: {results.get('study') or 'study'}", ""]
     lines.append(
         f"{results['n_raters']} rater(s); {n_sets['reference']} reference set(s) (W Ref), {n_sets['blind']} blind "
-        f"set(s) (W/O Ref). {results['scale']}. MOS: mean of the raters' means, +- the 95 % t interval over raters."
+        f"set(s) (W/O Ref). {results['scale']}. MOS: mean of the raters' means, ± the 95 % t interval over raters."
     )
     lines += ["", "## Mean Opinion Score", ""]
     head = ["model"]
@@ -282,7 +283,7 @@ def results_markdown(results: Mapping[str, Any]) -> str:
         for cat in CATEGORIES:
             row += [_num(metrics.get(cat, {}).get(m)) for m in metric_names]
             e = results["mos"][model][cat]
-            mos = _num(e["mean"]) + ("" if e["ci95"] is None else f" +- {_num(e['ci95'])}")
+            mos = _num(e["mean"]) + ("" if e["ci95"] is None else f" ± {_num(e['ci95'])}")
             row += [mos, str(e["n"])]
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "## Agreement (Kendall's W over the raters' rankings of each set)", ""]
@@ -307,7 +308,7 @@ def _agreement_figure(results: Mapping[str, Any], path: Path) -> Path:
     raters = results["raters"]
     names = [r["name"] for r in raters]
     rho = [np.nan if r["spearman_vs_others"] is None else r["spearman_vs_others"] for r in raters]
-    fig = Figure(figsize=(max(4.0, 0.6 * len(names) + 2.0), 3.2), dpi=100)
+    fig = Figure(figsize=(max(5.0, 0.6 * len(names) + 2.0), 3.6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     x = np.arange(len(names))
@@ -317,9 +318,9 @@ def _agreement_figure(results: Mapping[str, Any], path: Path) -> Path:
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xticks(x, names, rotation=30 if len(names) > 4 else 0, ha="right" if len(names) > 4 else "center")
     ax.set_ylim(-1.05, 1.15)
-    ax.set_ylabel("Spearman rho vs the others")
+    ax.set_ylabel("Spearman rho vs the other raters")
     w = results["kendall_w"]["total"]["mean_w"]
-    ax.set_title(f"Rater agreement (mean Kendall's W over sets: {_num(w)})", fontsize=10)
+    ax.set_title(f"Kendall's W, mean over sets: {_num(w)}", fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")

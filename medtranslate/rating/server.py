@@ -16,6 +16,7 @@ Model names never leave the server: the page, the state and the image URLs only 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hmac
 import http.server
@@ -218,38 +219,52 @@ class RatingHandler(http.server.SimpleHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:  # noqa: N802
-        path = self._path()
-        try:
-            if path in _STATIC:
-                self.send_file(STATIC_DIR / path.rsplit("/", 1)[1])
-                return
-            m = _ADMIN.match(path)
-            if m is not None:
-                self._admin(m["token"], m["file"])
-                return
-            m = _RATER.match(path)
-            rater = None if m is None else self._rater(m["token"])
-            if rater is None:
-                self.not_found()
-                return
-            rest = m["rest"] or ""
-            if rest == "":
-                self.send_response(HTTPStatus.MOVED_PERMANENTLY)
-                self.send_header("Location", f"/r/{m['token']}/")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            elif rest == "/":
-                self.send_file(STATIC_DIR / "rate.html")
-            elif rest == "/api/state":
-                self.send_json(rater_state(self.study, rater))
-            elif (mi := _IMAGE.match(rest)) is not None and self._is_image(mi["id"]):
-                self.send_file(self.study.images_dir / f"{mi['id']}.png")
-            else:
-                self.not_found()
-        except (BrokenPipeError, ConnectionResetError):  # the browser went away
-            pass
+        self._guarded(self._get)
 
     def do_POST(self) -> None:  # noqa: N802
+        self._guarded(self._post)
+
+    def _guarded(self, route: Any) -> None:
+        """Run a route; an unexpected error is logged here and answered with a bare 500 (no details leave)."""
+        try:
+            route()
+        except (BrokenPipeError, ConnectionResetError):  # the browser went away
+            pass
+        except Exception:  # noqa: BLE001 - the last guard of a request
+            logger.exception("rating server: request failed")
+            with contextlib.suppress(OSError):
+                self.send_json({"error": "server error"}, HTTPStatus.INTERNAL_SERVER_ERROR)
+
+    def _get(self) -> None:
+        path = self._path()
+        if path in _STATIC:
+            self.send_file(STATIC_DIR / path.rsplit("/", 1)[1])
+            return
+        m = _ADMIN.match(path)
+        if m is not None:
+            self._admin(m["token"], m["file"])
+            return
+        m = _RATER.match(path)
+        rater = None if m is None else self._rater(m["token"])
+        if rater is None:
+            self.not_found()
+            return
+        rest = m["rest"] or ""
+        if rest == "":
+            self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+            self.send_header("Location", f"/r/{m['token']}/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif rest == "/":
+            self.send_file(STATIC_DIR / "rate.html")
+        elif rest == "/api/state":
+            self.send_json(rater_state(self.study, rater))
+        elif (mi := _IMAGE.match(rest)) is not None and self._is_image(mi["id"]):
+            self.send_file(self.study.images_dir / f"{mi['id']}.png")
+        else:
+            self.not_found()
+
+    def _post(self) -> None:
         path = self._path()
         m = _RATER.match(path)
         rater = None if m is None else self._rater(m["token"])
