@@ -270,6 +270,7 @@ class RatingHandler(http.server.SimpleHTTPRequestHandler):
         rater = None if m is None else self._rater(m["token"])
         ms = None if rater is None else _SET.match(m["rest"] or "")
         if ms is None:
+            self.close_connection = True
             self.not_found()
             return
         try:
@@ -278,6 +279,7 @@ class RatingHandler(http.server.SimpleHTTPRequestHandler):
             length = -1
         ctype = self.headers.get("Content-Type", "").split(";", 1)[0].strip()
         if ctype != "application/json" or not 0 < length <= _MAX_BODY:
+            self.close_connection = True  # the body was not read: do not parse it as the next request
             self.send_json({"error": "send one JSON object (Content-Type: application/json)"}, HTTPStatus.BAD_REQUEST)
             return
         try:
