@@ -668,7 +668,6 @@ def _rating_study(ctx: DemoContext) -> dict[str, Any]:
         "shown, is from another animal: judge how real the translations look.",
         "seed": ctx.seed,
         "depth_axis": 0,
-        "value_range": [0, 255],
         "sets": sets,
     }
     study = create_study(out / "study", spec)
