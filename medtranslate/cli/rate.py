@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("--study", required=True, type=Path, help="the study folder")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, default=8765, help="TCP port (8765; 0 picks a free one)")
-    s.add_argument("--admin-token", help="enables /admin/<token>/results.md and results.json (unblinded results)")
+    s.add_argument(
+        "--admin-token",
+        default=os.environ.get("MEDTRANSLATE_RATE_ADMIN_TOKEN"),
+        help="enables /admin/<token>/results.md and results.json (unblinded results); default: the environment "
+        "variable MEDTRANSLATE_RATE_ADMIN_TOKEN, which keeps it out of the process list",
+    )
     s.set_defaults(func=_serve)
 
     r = sub.add_parser("results", help="MOS per model, rater agreement, Markdown + JSON report")

@@ -9,7 +9,7 @@ import socket
 import numpy as np
 from rating_helpers import MODELS
 
-from medtranslate.cli.main import main
+from medtranslate.cli.main import build_parser, main
 from medtranslate.io import save_image
 from medtranslate.rating.study import open_study, rank_scores
 
@@ -83,3 +83,10 @@ def test_serve_on_a_port_in_use_and_not_a_study(study, tmp_path, capsys):
     assert f"port {port} on 127.0.0.1 is already in use" in _err_line(capsys)
     assert main(["rate", "results", "--study", str(tmp_path)]) == 2
     assert "is not a rating study" in _err_line(capsys)
+
+
+def test_admin_token_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MEDTRANSLATE_RATE_ADMIN_TOKEN", "from-env")
+    args = build_parser().parse_args(["rate", "serve", "--study", "s"])
+    assert args.admin_token == "from-env" and args.host == "127.0.0.1" and args.port == 8765
+    assert build_parser().parse_args(["rate", "serve", "--study", "s", "--admin-token", "x"]).admin_token == "x"

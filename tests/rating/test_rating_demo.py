@@ -40,6 +40,7 @@ def test_demo_rating_study_can_be_served_rated_and_summarised(tmp_path, browser)
             WebDriverWait(browser, 30).until(
                 lambda d, k=k: re.search(rf"Set {k + 1} of 2", d.find_element(By.ID, "progress").text)
             )
+            browser.save_screenshot(str(tmp_path / f"demo_set_{k + 1}.png"))
             ActionChains(browser).send_keys(Keys.END).perform()  # the focused first image becomes the worst
             for _ in range(30):
                 if browser.switch_to.active_element.get_attribute("id") == "submit":
