@@ -70,7 +70,7 @@ def image_views(
         n_slices: slices in a volume's strip.
 
     Returns:
-        The views; a volume with a single slice along ``depth_axis`` counts as 2D.
+        The views; a volume with a single slice along any axis counts as 2D (that plane).
 
     Raises:
         InputError: when the image cannot be read or has an unsupported shape.
@@ -78,8 +78,9 @@ def image_views(
     img = load_image(path, series_uid=series_uid)
     a = np.asarray(img.detach().cpu().numpy() if hasattr(img, "detach") else img, dtype=np.float32)
     spatial = a.ndim - 1
-    if spatial == 3 and a.shape[1 + depth_axis] == 1:
-        a, spatial = np.take(a, 0, axis=1 + depth_axis), 2
+    if spatial == 3 and 1 in a.shape[1:]:  # one slice (a 2D DICOM or NIfTI): the plane itself
+        flat = 1 + depth_axis if a.shape[1 + depth_axis] == 1 else 1 + a.shape[1:].index(1)
+        a, spatial = np.take(a, 0, axis=flat), 2
     if spatial == 2:
         return ImageViews(_rows_cols(_channels(a, path)))
     if spatial != 3:

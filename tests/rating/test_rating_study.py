@@ -155,6 +155,11 @@ def test_png_views_look_like_the_file_and_volumes_get_a_strip(tmp_path):
     assert v.view.shape == (1, 16, 12)  # rows: the second in-plane axis
     assert np.allclose(v.view, 1.0 / 8)
     assert v.strip.shape == (1, 16, 5 * 12 + 4)  # 5 slices and 4 one-pixel gaps
+    one = np.zeros((1, 12, 16, 1), dtype=np.float32)  # a single-slice NIfTI: shown as its plane, whatever depth_axis
+    one[0, :6] = 1.0
+    save_image(one, tmp_path / "one.nii.gz")
+    v = image_views(tmp_path / "one.nii.gz", depth_axis=0)
+    assert v.strip is None and v.view.shape == (1, 16, 12) and v.view[0, :, :6].min() == 1.0
     with pytest.raises(InputError, match="does not exist"):
         image_views(tmp_path / "none.png")
 
