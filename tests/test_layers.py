@@ -3,7 +3,8 @@
 - networks, losses and metrics import nothing from io, data, engines, inferers, workflows or cli;
 - io imports nothing above it (only errors, utils and itself);
 - inferers and workflows never import engines (inference does not depend on training);
-- modelio (model I/O beneath both) imports neither engines nor workflows.
+- modelio (model I/O beneath both) imports neither engines nor workflows;
+- rating (expert rating studies) uses only io, metrics and utils: no model, training or translation code.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "workflows": {"engines", "cli"},
     "transforms": {"engines", "inferers", "workflows", "cli"},
     "data": {"engines", "inferers", "workflows", "cli"},
+    "rating": {"engines", "inferers", "workflows", "cli", "modelio", "networks", "losses", "transforms", "data"},
 }
 
 

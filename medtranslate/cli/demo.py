@@ -594,7 +594,7 @@ def _rating_study(ctx: DemoContext) -> dict[str, Any]:
     """
     import torch
 
-    from medtranslate.cli.translate import run_bundle_config
+    from medtranslate.cli.bundle_runner import run_bundle_config
     from medtranslate.rating.study import create_study
 
     out = ctx.output / "rating"
