@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydicom.pixels import apply_color_lut, apply_modality_lut
 
 from medtranslate.errors import InputError
-from medtranslate.io.dicom_enhanced import frame_planes, group_value, is_multiframe
+from medtranslate.io.dicom_enhanced import dose_scaling, frame_planes, group_value, is_multiframe
 from medtranslate.io.dicom_series import (
     IDENTITY_TAGS,
     PIXEL_TAGS,
@@ -20,7 +21,10 @@ from medtranslate.io.dicom_series import (
     floats,
     group_series,
     keep_parsed_headers,
+    parse_dicom,
+    pixel_spacing,
     plane_geometry,
+    quiet_pydicom,
     read_header,
     take_dataset,
 )
@@ -53,16 +57,20 @@ def dicom_candidates(folder: Path) -> list[Path]:
 
 
 def _read(path: Path) -> Any:
-    import pydicom
-
     ds = take_dataset(path)  # parsed moments ago by discovery (read_header), pixel data still on disk
+    truncated = None
     try:
-        ds = ds if ds is not None else pydicom.dcmread(path, force=True)
+        if ds is None:
+            ds, truncated = parse_dicom(path)
     except Exception as e:  # noqa: BLE001 - every parse failure is one "cannot be read" line
         raise InputError(path, f"is not a readable DICOM file ({' '.join(str(e).split())[:200]})") from e
+    if truncated:
+        raise InputError(path, f"is truncated: the file ends inside a DICOM element ({truncated.split(' found ')[0]})")
     if not any(t in ds for t in PIXEL_TAGS):
+        if len(ds) == 0:
+            raise InputError(path, "is not a DICOM file (no DICOM data element could be read)")
         if "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
-            raise InputError(path, "is not a DICOM file")
+            raise InputError(path, "is a DICOM dataset without pixel data (and without a SOP Class), not an image")
         kind = getattr(ds.SOPClassUID, "name", str(ds.SOPClassUID)) if "SOPClassUID" in ds else "object"
         raise InputError(path, f"is a DICOM {kind} without pixel data, not an image")
     if "Rows" not in ds or "Columns" not in ds:
@@ -105,23 +113,36 @@ def _plain_pixels(ds: Any) -> np.ndarray | None:
     return np.frombuffer(data, dtype=dtype, count=rows * cols).reshape(rows, cols)
 
 
-def _decode(ds: Any, path: Path) -> np.ndarray:
-    """Decoded pixels as (frames, rows, cols[, 3]); palette colour is expanded to RGB."""
-    try:
-        arr = _plain_pixels(ds)
-        arr = arr if arr is not None else ds.pixel_array
-        if str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR":
-            from pydicom.pixels import apply_color_lut
+def _is_colour(ds: Any) -> bool:
+    """Whether the decoded image has colour samples: several samples per pixel, or PALETTE COLOR (expanded to RGB)."""
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    return photometric == "PALETTE COLOR" or int(ds.get("SamplesPerPixel", 1) or 1) > 1
 
-            arr = apply_color_lut(arr, ds)
+
+def _decode(ds: Any, path: Path) -> np.ndarray:
+    """Decoded pixels as (frames, rows, cols[, samples]), through the palette or the Modality LUT Sequence if any.
+
+    pydicom's ``pixel_array`` (YCbCr becomes RGB there); PALETTE COLOR through ``apply_color_lut`` (RGB, or RGBA with
+    an alpha palette); grayscale with a Modality LUT Sequence through ``apply_modality_lut``. RescaleSlope/Intercept
+    and DoseGridScaling are applied later, per slice (:func:`_rescale`).
+    """
+    try:
+        with quiet_pydicom():  # pydicom logs decoder failures with a traceback; the InputError below is the one line
+            arr = _plain_pixels(ds)
+            arr = arr if arr is not None else ds.pixel_array
+            if str(ds.get("PhotometricInterpretation", "")).strip() == "PALETTE COLOR":
+                arr = apply_color_lut(arr, ds)
+            elif not _is_colour(ds) and ds.get("ModalityLUTSequence"):
+                arr = apply_modality_lut(arr, ds)
     except Exception as e:  # noqa: BLE001 - decoder errors (truncated data, missing codec) become one line
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         ts_name = getattr(ts, "name", str(ts)) if ts else "unknown transfer syntax"
         raise InputError(path, f"has pixel data that cannot be decoded ({ts_name}): {' '.join(str(e).split())}") from e
-    samples = 3 if arr.ndim >= 3 and arr.shape[-1] == 3 and int(ds.get("SamplesPerPixel", 1)) == 3 else 1
-    spatial = arr.ndim - (1 if samples == 3 else 0)
+    spatial = arr.ndim - (1 if _is_colour(ds) else 0)
     if spatial == 2:
         arr = arr[None]
+    elif spatial != 3:
+        raise InputError(path, f"has decoded pixel data of shape {arr.shape}, not one image or a stack of frames")
     return arr
 
 
@@ -133,7 +154,11 @@ def _classic_plane(ds: Any, path: Path) -> Plane:
             thickness = float(v[0])
             break
     slope, intercept = floats(ds.get("RescaleSlope"), 1), floats(ds.get("RescaleIntercept"), 1)
-    spacing = floats(ds.get("PixelSpacing"), 2)
+    if ds.get("ModalityLUTSequence"):  # the LUT replaces the rescale (applied when decoding)
+        slope = intercept = None
+    elif slope is None and intercept is None:
+        slope = floats(dose_scaling(ds), 1)
+    spacing = pixel_spacing(ds.get("PixelSpacing"))
     return Plane(
         path=path,
         frame=0,
@@ -141,7 +166,7 @@ def _classic_plane(ds: Any, path: Path) -> Plane:
         cols=int(ds.Columns),
         position=floats(ds.get("ImagePositionPatient"), 3),
         orientation=floats(ds.get("ImageOrientationPatient"), 6),
-        pixel_spacing=spacing if spacing is not None else floats(ds.get("ImagerPixelSpacing"), 2),
+        pixel_spacing=spacing if spacing is not None else pixel_spacing(ds.get("ImagerPixelSpacing")),
         thickness=thickness,
         slope=float(slope[0]) if slope is not None else 1.0,
         intercept=float(intercept[0]) if intercept is not None else 0.0,
@@ -265,20 +290,38 @@ def read_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> ArrayI
         datasets[Path(p)] = ds
         planes.extend(frame_planes(ds, Path(p)) if is_multiframe(ds) else [_classic_plane(ds, Path(p))])
     order, affine, _known = plane_geometry(planes, origin)
-    samples = {int(ds.get("SamplesPerPixel", 1)) for ds in datasets.values()}
-    if len(samples) > 1:
+    if len({_is_colour(ds) for ds in datasets.values()}) > 1:
         raise InputError(origin, "mixes grayscale and colour images; it is not one volume")
     ordered = [planes[i] for i in order]
     stored = _stack_frames(ordered, datasets)
-    if stored.ndim == 4:  # colour: (N, rows, cols, 3) -> (3, cols, rows, N); no Modality LUT for colour
+    if stored.ndim == 4:  # colour: (N, rows, cols, C) -> (C, cols, rows, N); no rescale for colour
         vol = stored.transpose(3, 2, 1, 0)
     else:
         vol = _rescale(stored, ordered).transpose(2, 1, 0)[None]  # (N, rows, cols) -> (1, cols, rows, N)
+    notes = _value_notes(list(datasets.values()))
+    if any(dose_scaling(ds) is not None for ds in datasets.values()) and vol.dtype != np.float32:
+        vol = vol.astype(np.float32)  # dose is a real quantity even when the scaling happens to be integral
     if vol.shape[-1] == 1:
         vol = vol[..., 0]
     first = ordered[0]
-    meta = {"mt_dicom": _identity(datasets[first.path], ordered, first)}
+    meta: dict[str, Any] = {"mt_dicom": _identity(datasets[first.path], ordered, first)}
+    if notes:
+        meta["mt_note"] = notes
     return checked_image(vol, affine, origin, "dicom", meta)
+
+
+def _value_notes(datasets: list[Any]) -> str:
+    """What the voxel values are, when they are not the stored pixels or their plain rescale (for reports)."""
+    notes = []
+    if any(dose_scaling(ds) is not None for ds in datasets):
+        units = {str(ds.get("DoseUnits", "") or "").upper() for ds in datasets} - {""}
+        unit = "Gy" if units <= {"GY"} else " or ".join(sorted(units)).lower()
+        notes.append(f"RT Dose: DoseGridScaling applied, values are dose in {unit} (float32)")
+    if any(ds.get("ModalityLUTSequence") and not _is_colour(ds) for ds in datasets):
+        notes.append("Modality LUT Sequence applied")
+    if any(str(ds.get("PhotometricInterpretation", "")).strip() == "PALETTE COLOR" for ds in datasets):
+        notes.append("PALETTE COLOR expanded to RGB through its palette")
+    return "; ".join(notes)
 
 
 def load_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> MetaTensor:

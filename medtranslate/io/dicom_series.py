@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ __all__ = [
     "series_key",
     "describe_series",
     "floats",
+    "pixel_spacing",
+    "quiet_pydicom",
+    "parse_dicom",
     "plane_geometry",
     "LPS_TO_RAS",
 ]
@@ -137,7 +141,47 @@ def _keep(path: str | os.PathLike, signature: tuple[int, int] | None, ds) -> Non
         _datasets.popitem(last=False)
 
 
-_DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+@contextlib.contextmanager
+def quiet_pydicom() -> Iterator[list[warnings.WarningMessage]]:
+    """Hold back pydicom's log records and warnings for the duration of the block; yield the warnings caught.
+
+    pydicom logs a decoder failure with its traceback and warns (and logs) about damaged files, several times per file;
+    medtranslate reports each problem as one line instead (an :class:`~medtranslate.errors.InputError`). What is held
+    back goes to this module's debug log.
+    """
+    pydicom_logger = logging.getLogger("pydicom")
+    level = pydicom_logger.level
+    pydicom_logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield caught
+    finally:
+        pydicom_logger.setLevel(level)
+        for w in caught:
+            logger.debug("pydicom: %s", w.message)
+
+
+def parse_dicom(path: str | os.PathLike, defer_size: int | None = None) -> tuple[object, str | None]:
+    """Parse a DICOM file with pydicom (forced, quietly), saying whether it ended before its last element was complete.
+
+    Args:
+        path: the file.
+        defer_size: values longer than this many bytes stay on disk until accessed (``None``: read everything).
+
+    Returns:
+        ``(dataset, truncation)``: ``truncation`` is pydicom's note when the file ends inside an element (a truncated
+        or cut-off file), else ``None``.
+
+    Raises:
+        Exception: whatever pydicom raises for a file it cannot parse at all.
+    """
+    import pydicom
+
+    with quiet_pydicom() as caught:
+        ds = pydicom.dcmread(path, defer_size=defer_size, force=True)
+    notes = [str(w.message) for w in caught if "end of file" in str(w.message).lower()]
+    return ds, (notes[0] if notes else None)
 
 
 @dataclass(frozen=True)
@@ -177,11 +221,9 @@ def read_header(path: Path) -> DicomHeader | None:
     Returns:
         The header (``is_index`` set for a DICOMDIR), or ``None`` when the file is not readable DICOM.
     """
-    import pydicom
-
     signature = _signature(os.fspath(path))
     try:
-        ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, force=True)
+        ds, _truncated = parse_dicom(path, _DEFER_BYTES)  # a truncated image fails at load, with that reason
     except Exception:  # noqa: BLE001 - any parse failure means "not readable DICOM" here; load() reports it
         return None
     meta_class = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
@@ -295,6 +337,16 @@ def floats(value, n: int) -> np.ndarray | None:
     return out if out.shape == (n,) and np.isfinite(out).all() else None
 
 
+def pixel_spacing(value) -> np.ndarray | None:
+    """Parse PixelSpacing (or ImagerPixelSpacing): two positive finite numbers, else ``None`` (``0\\0`` is no spacing).
+
+    Args:
+        value: the attribute value or ``None``.
+    """
+    out = floats(value, 2)
+    return out if out is not None and (out > 0).all() else None
+
+
 def plane_geometry(planes: Sequence[Plane], origin: str | os.PathLike) -> tuple[list[int], np.ndarray, bool]:
     """Sort planes along the slice normal, check they form one regular grid, and build the RAS affine.
 
@@ -320,6 +372,8 @@ def plane_geometry(planes: Sequence[Plane], origin: str | os.PathLike) -> tuple[
         raise InputError(origin, "has slices with different pixel spacings; it is not one volume")
     d_row, d_col = (float(spacings[0][0]), float(spacings[0][1])) if spacings else (1.0, 1.0)
     known = all(p.position is not None and p.orientation is not None for p in planes)
+    if known and not spacings:
+        logger.warning("%s: no valid PixelSpacing; using 1 mm between rows and columns", os.fspath(origin))
     if not known:
         order = list(range(len(planes)))
         step = float(first.thickness or 1.0)
