@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medtranslate.errors import ConfigError, InputError, MedTranslateError, OutputError, message_line
+from medtranslate.io.load import detect_format
 from medtranslate.utils.atomic import TMP_MARK, atomic_path
 
 if TYPE_CHECKING:  # the io readers pull torch and MONAI: import them only where an item is converted
@@ -276,7 +277,8 @@ def _convert_one(task: _Task) -> BatchItem:
     try:
         from medtranslate.io import save_image
 
-        if task.ref.kind == "dicom":  # NumPy only: a DICOM conversion never imports torch or MONAI
+        # NumPy only: a DICOM conversion never imports torch or MONAI (nor does a damaged DICOM file's refusal)
+        if task.ref.kind == "dicom" or (task.ref.kind == "unknown" and detect_format(task.ref.paths[0]) == "dicom"):
             from medtranslate.io.dicom_read import read_dicom_files
             from medtranslate.io.discover import dicom_origin
 

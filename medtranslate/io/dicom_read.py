@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -30,6 +31,8 @@ from medtranslate.io.dicom_series import (
 )
 from medtranslate.io.formats import format_from_suffix, is_sidecar, looks_like_dicom
 from medtranslate.io.validate import ArrayImage, checked_image
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from monai.data import MetaTensor
@@ -289,7 +292,8 @@ def read_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> ArrayI
         ds = _read(Path(p))
         datasets[Path(p)] = ds
         planes.extend(frame_planes(ds, Path(p)) if is_multiframe(ds) else [_classic_plane(ds, Path(p))])
-    order, affine, _known = plane_geometry(planes, origin)
+    assumed: list[str] = []  # warnings about assumed geometry, logged only if the series converts
+    order, affine, _known = plane_geometry(planes, origin, assumed)
     if len({_is_colour(ds) for ds in datasets.values()}) > 1:
         raise InputError(origin, "mixes grayscale and colour images; it is not one volume")
     ordered = [planes[i] for i in order]
@@ -307,16 +311,19 @@ def read_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> ArrayI
     meta: dict[str, Any] = {"mt_dicom": _identity(datasets[first.path], ordered, first)}
     if notes:
         meta["mt_note"] = notes
-    return checked_image(vol, affine, origin, "dicom", meta)
+    image = checked_image(vol, affine, origin, "dicom", meta)
+    for warning in assumed:
+        logger.warning("%s", warning)
+    return image
 
 
 def _value_notes(datasets: list[Any]) -> str:
     """What the voxel values are, when they are not the stored pixels or their plain rescale (for reports)."""
     notes = []
     if any(dose_scaling(ds) is not None for ds in datasets):
-        units = {str(ds.get("DoseUnits", "") or "").upper() for ds in datasets} - {""}
-        unit = "Gy" if units <= {"GY"} else " or ".join(sorted(units)).lower()
-        notes.append(f"RT Dose: DoseGridScaling applied, values are dose in {unit} (float32)")
+        units = {str(ds.get("DoseUnits", "") or "").strip().upper() for ds in datasets} - {""}
+        what = "dose in Gy" if units <= {"GY"} else f"dose in DoseUnits {'/'.join(sorted(units))}"
+        notes.append(f"RT Dose: DoseGridScaling applied, values are {what} (float32)")
     if any(ds.get("ModalityLUTSequence") and not _is_colour(ds) for ds in datasets):
         notes.append("Modality LUT Sequence applied")
     if any(str(ds.get("PhotometricInterpretation", "")).strip() == "PALETTE COLOR" for ds in datasets):

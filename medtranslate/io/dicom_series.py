@@ -347,12 +347,16 @@ def pixel_spacing(value) -> np.ndarray | None:
     return out if out is not None and (out > 0).all() else None
 
 
-def plane_geometry(planes: Sequence[Plane], origin: str | os.PathLike) -> tuple[list[int], np.ndarray, bool]:
+def plane_geometry(
+    planes: Sequence[Plane], origin: str | os.PathLike, notes: list[str] | None = None
+) -> tuple[list[int], np.ndarray, bool]:
     """Sort planes along the slice normal, check they form one regular grid, and build the RAS affine.
 
     Args:
         planes: the planes of one series (any order).
         origin: the file or folder named in errors.
+        notes: when given, the warnings about assumed geometry (no position, no pixel spacing) are appended to it
+            instead of logged, so that a caller can drop them when the series fails later on.
 
     Returns:
         ``(order, affine, known)``: plane indices from first to last slice, the 4x4 voxel-index -> RAS matrix for
@@ -372,17 +376,21 @@ def plane_geometry(planes: Sequence[Plane], origin: str | os.PathLike) -> tuple[
         raise InputError(origin, "has slices with different pixel spacings; it is not one volume")
     d_row, d_col = (float(spacings[0][0]), float(spacings[0][1])) if spacings else (1.0, 1.0)
     known = all(p.position is not None and p.orientation is not None for p in planes)
+    said = notes if notes is not None else []
     if known and not spacings:
-        logger.warning("%s: no valid PixelSpacing; using 1 mm between rows and columns", os.fspath(origin))
+        said.append(f"{os.fspath(origin)}: no valid PixelSpacing; using 1 mm between rows and columns")
     if not known:
         order = list(range(len(planes)))
         step = float(first.thickness or 1.0)
         affine = np.diag([d_col, d_row, step, 1.0])
-        logger.warning(
-            "%s: no ImagePositionPatient/ImageOrientationPatient; using a default orientation and spacing %s",
-            os.fspath(origin),
-            (d_col, d_row, step),
+        said.append(
+            f"{os.fspath(origin)}: no ImagePositionPatient/ImageOrientationPatient; using a default orientation and "
+            f"spacing {(d_col, d_row, step)}"
         )
+    if notes is None:
+        for note in said:
+            logger.warning("%s", note)
+    if not known:
         return order, LPS_TO_RAS @ affine, False
     o0 = first.orientation
     if any(not np.allclose(p.orientation, o0, atol=1e-4) for p in planes):
