@@ -223,7 +223,7 @@ def read_header(path: Path) -> DicomHeader | None:
     """
     signature = _signature(os.fspath(path))
     try:
-        ds, _truncated = parse_dicom(path, _DEFER_BYTES)  # a truncated image fails at load, with that reason
+        ds, truncated = parse_dicom(path, _DEFER_BYTES)
     except Exception:  # noqa: BLE001 - any parse failure means "not readable DICOM" here; load() reports it
         return None
     meta_class = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
@@ -232,8 +232,8 @@ def read_header(path: Path) -> DicomHeader | None:
     if "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
         return None
     uid = str(ds.get("SeriesInstanceUID", "") or "").strip() or None
-    if any(t in ds for t in PIXEL_TAGS):
-        _keep(path, signature, ds)
+    if any(t in ds for t in PIXEL_TAGS) and not truncated:  # a truncated file is parsed again by the loader, which
+        _keep(path, signature, ds)  # then names the problem
     return DicomHeader(
         path=Path(path),
         series_uid=uid,
