@@ -216,3 +216,10 @@ def test_cli_reports_each_bad_dicom_file_in_one_line_without_torch(tmp_path):
     assert any("too_short.dcm: is truncated" in ln for ln in lines)
     assert run.stdout.strip() == "[]"
     assert len(list((tmp_path / "out").rglob("*.nii.gz"))) == 1
+
+
+def test_32_bit_rgb_to_nrrd_is_refused_in_one_line(tmp_path):
+    path = corpus_file("SC_rgb_32bit.dcm")
+    result = convert_tree(path, tmp_path / "out", "nrrd", progress=False)
+    (item,) = result.failed
+    assert "ITK cannot write 3-channel uint32 images as .nrrd" in item.reason and "\n" not in item.reason
