@@ -4,7 +4,8 @@ Each ``*.dcm`` file of pydicom's ``data/test_files`` and of the pydicom-data pac
 downloaded) is converted alone by ``medtranslate convert FILE DST --to nifti`` in a fresh process, as a user would run
 it. The reference is pydicom's decoding of the same file, as docs/convert.md documents the conversion:
 
-- ``ds.pixel_array`` (pydicom converts YCbCr to RGB there);
+- ``ds.pixel_array`` (pydicom converts YCbCr to RGB there); a file without Transfer Syntax UID and with native pixel
+  data gets the encoding pydicom parsed it with;
 - PALETTE COLOR: ``pydicom.pixels.apply_color_lut``;
 - grayscale: the Modality LUT Sequence through ``pydicom.pixels.apply_modality_lut``, else RescaleSlope/Intercept
   (top level, or per frame from the functional groups), else RT Dose's DoseGridScaling (dose in Gy); none: unchanged.
@@ -95,6 +96,10 @@ def _reference(path: Path) -> tuple[np.ndarray | None, str]:
         return None, f"pydicom cannot read it ({type(e).__name__})"
     if not any(t in ds for t in _PIXEL_TAGS):
         return None, "no pixel data"
+    if not ds.file_meta.get("TransferSyntaxUID") and "PixelData" in ds and not ds["PixelData"].is_undefined_length:
+        implicit, little = ds.original_encoding  # no Transfer Syntax UID: native pixels, the encoding pydicom parsed
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"
+        ds.file_meta.TransferSyntaxUID = ds.file_meta.TransferSyntaxUID if little else "1.2.840.10008.1.2.2"
     try:
         arr = ds.pixel_array
     except Exception as e:  # noqa: BLE001

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydicom.pixels import apply_color_lut, apply_modality_lut
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from medtranslate.errors import InputError
 from medtranslate.io.dicom_enhanced import dose_scaling, frame_planes, group_value, is_multiframe
@@ -116,6 +117,23 @@ def _plain_pixels(ds: Any) -> np.ndarray | None:
     return np.frombuffer(data, dtype=dtype, count=rows * cols).reshape(rows, cols)
 
 
+def _native_syntax(ds: Any) -> None:
+    """Give a file without (0002,0010) Transfer Syntax UID the one it was parsed with, if its pixel data is native.
+
+    Old files without a File Meta header are still readable: pydicom parses them by guessing the VR encoding, but
+    will not decode pixels without a transfer syntax. Uncompressed pixel data (defined length) is decoded with the
+    guessed encoding; compressed (encapsulated) pixel data stays undecodable. Only the dataset in memory changes.
+    """
+    meta = getattr(ds, "file_meta", None)
+    if meta is None or meta.get("TransferSyntaxUID") or "PixelData" not in ds or ds["PixelData"].is_undefined_length:
+        return
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is None or little is None:
+        return
+    syntax = ExplicitVRBigEndian if not little else ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = syntax
+
+
 def _is_colour(ds: Any) -> bool:
     """Whether the decoded image has colour samples: several samples per pixel, or PALETTE COLOR (expanded to RGB)."""
     photometric = str(ds.get("PhotometricInterpretation", "")).strip()
@@ -131,6 +149,7 @@ def _decode(ds: Any, path: Path) -> np.ndarray:
     """
     try:
         with quiet_pydicom():  # pydicom logs decoder failures with a traceback; the InputError below is the one line
+            _native_syntax(ds)
             arr = _plain_pixels(ds)
             arr = arr if arr is not None else ds.pixel_array
             if str(ds.get("PhotometricInterpretation", "")).strip() == "PALETTE COLOR":

@@ -223,3 +223,14 @@ def test_32_bit_rgb_to_nrrd_is_refused_in_one_line(tmp_path):
     result = convert_tree(path, tmp_path / "out", "nrrd", progress=False)
     (item,) = result.failed
     assert "ITK cannot write 3-channel uint32 images as .nrrd" in item.reason and "\n" not in item.reason
+
+
+def test_file_without_transfer_syntax_decodes_its_native_pixels():
+    path = corpus_file("OT-PAL-8-face.dcm")  # no (0002,0010): pydicom refuses to decode it as it is
+    ds = pydicom.dcmread(path, force=True)
+    assert not ds.file_meta.get("TransferSyntaxUID")
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian  # what pydicom parsed the file as
+    expected = apply_color_lut(ds.pixel_array, ds)
+    img = read_dicom_files([path], path)
+    np.testing.assert_array_equal(_slices(img)[0], expected)
+    assert not pydicom.dcmread(path, force=True).file_meta.get("TransferSyntaxUID")  # the file is unchanged
