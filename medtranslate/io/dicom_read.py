@@ -341,7 +341,8 @@ def _value_notes(datasets: list[Any]) -> str:
     notes = []
     if any(dose_scaling(ds) is not None for ds in datasets):
         units = {str(ds.get("DoseUnits", "") or "").strip().upper() for ds in datasets} - {""}
-        what = "dose in Gy" if units <= {"GY"} else f"dose in DoseUnits {'/'.join(sorted(units))}"
+        what = f"dose in DoseUnits {'/'.join(sorted(units))}" if units else "dose (no DoseUnits given)"
+        what = "dose in Gy" if units == {"GY"} else what
         notes.append(f"RT Dose: DoseGridScaling applied, values are {what} (float32)")
     if any(ds.get("ModalityLUTSequence") and not _is_colour(ds) for ds in datasets):
         notes.append("Modality LUT Sequence applied")
@@ -359,8 +360,10 @@ def load_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> MetaTe
 
     Returns:
         ``(1, X, Y, Z)`` for grayscale, ``(3, X, Y, Z)`` for colour (``(C, X, Y)`` for a single image), with
-        RescaleSlope/Intercept applied, an RAS affine and ``meta["mt_dicom"]`` (identity tags, rescale,
-        ``SOPInstanceUIDs`` in slice order).
+        RescaleSlope/Intercept (or the Modality LUT Sequence, or RT Dose's DoseGridScaling, as float32) applied and
+        PALETTE COLOR expanded to RGB, an RAS affine, ``meta["mt_dicom"]`` (identity tags, rescale,
+        ``SOPInstanceUIDs`` in slice order) and, when the values are more than the rescaled pixels,
+        ``meta["mt_note"]`` saying what they are.
 
     Raises:
         InputError: unreadable files, files without pixel data, undecodable pixels, and everything
