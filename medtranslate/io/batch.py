@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medtranslate.errors import ConfigError, InputError, MedTranslateError, OutputError, message_line
+from medtranslate.io.load import detect_format
 from medtranslate.utils.atomic import TMP_MARK, atomic_path
 
 if TYPE_CHECKING:  # the io readers pull torch and MONAI: import them only where an item is converted
@@ -49,7 +50,7 @@ FORMATS: dict[str, str] = {
 #: Status values of a :class:`BatchItem`.
 CONVERTED, SKIPPED, FAILED = "converted", "skipped", "failed"
 
-_REPORT_FIELDS = ("input", "output", "status", "reason", "kind", "series_uid", "key", "seconds")
+_REPORT_FIELDS = ("input", "output", "status", "reason", "kind", "series_uid", "key", "seconds", "note")
 # tempfile names: prefix + 8 characters of this alphabet + suffix (see medtranslate.utils.atomic.atomic_path)
 _TMP_RAND = r"[a-z0-9_]{8}"
 
@@ -67,6 +68,8 @@ class BatchItem:
         series_uid: the DICOM SeriesInstanceUID, or ``None``.
         key: the deterministic output stem, relative to the destination.
         seconds: wall time spent converting the item.
+        note: what the output values are when they are not the stored pixels or their plain rescale (RT Dose in Gy,
+            Modality LUT applied, palette colour expanded to RGB); empty otherwise.
     """
 
     input: str
@@ -77,6 +80,7 @@ class BatchItem:
     series_uid: str | None = None
     key: str = ""
     seconds: float = 0.0
+    note: str = ""
 
 
 @dataclass
@@ -273,7 +277,8 @@ def _convert_one(task: _Task) -> BatchItem:
     try:
         from medtranslate.io import save_image
 
-        if task.ref.kind == "dicom":  # NumPy only: a DICOM conversion never imports torch or MONAI
+        # NumPy only: a DICOM conversion never imports torch or MONAI (nor does a damaged DICOM file's refusal)
+        if task.ref.kind == "dicom" or (task.ref.kind == "unknown" and detect_format(task.ref.paths[0]) == "dicom"):
             from medtranslate.io.dicom_read import read_dicom_files
             from medtranslate.io.discover import dicom_origin
 
@@ -281,12 +286,15 @@ def _convert_one(task: _Task) -> BatchItem:
         else:
             img = task.ref.load()
         save_image(img, task.output, fmt=task.to, reference=img, anonymize=task.anonymize, synthetic=False)
+        note = str(img.meta.get("mt_note", "") or "")
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:  # noqa: BLE001 - any failure of one item is reported, the batch goes on
         logger.debug("%s failed", task.input, exc_info=True)
         return BatchItem(status=FAILED, reason=_reason(e, task.input), seconds=time.perf_counter() - t0, **common)
-    return BatchItem(status=CONVERTED, seconds=time.perf_counter() - t0, **common)
+    if note:
+        logger.info("%s: %s", task.input, note)
+    return BatchItem(status=CONVERTED, seconds=time.perf_counter() - t0, note=note, **common)
 
 
 def _init_worker() -> None:
@@ -435,7 +443,7 @@ def convert_tree(
         OutputError: when the destination (or the report) cannot be created or written.
     """
     from medtranslate.io import find_series
-    from medtranslate.io.dicom_series import clear_dataset_cache, keep_parsed_headers
+    from medtranslate.io.dicom_series import clear_dataset_cache, keep_parsed_headers, read_header
 
     if to not in FORMATS:
         raise ConfigError(None, f"unknown output format {to!r}; choose one of {', '.join(FORMATS)}")
@@ -460,6 +468,9 @@ def convert_tree(
             refs = [ref for ref in refs if not all(_is_within(Path(os.path.abspath(p)), absdst) for p in ref.paths)]
         refs = _select(refs, series_uid, src)
         if not refs:
+            header = read_header(src) if src.is_file() else None
+            if header is not None and header.is_index:
+                raise InputError(src, "is a DICOMDIR index file, not an image; convert the folder holding its files")
             raise InputError(src, "no image files found")
         refs.sort(key=lambda r: (r.key, [str(p) for p in r.paths]))
 

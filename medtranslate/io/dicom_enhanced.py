@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from medtranslate.io.dicom_series import Plane, floats
+from medtranslate.io.dicom_series import Plane, floats, pixel_spacing
 
-__all__ = ["is_multiframe", "frame_planes", "group_value"]
+__all__ = ["is_multiframe", "frame_planes", "group_value", "dose_scaling"]
 
 
 def is_multiframe(ds: Any) -> bool:
@@ -55,6 +55,21 @@ def group_value(ds: Any, frame: int, sequence: str, attribute: str) -> Any:
     return None
 
 
+def dose_scaling(ds: Any) -> float | None:
+    """RT Dose's DoseGridScaling (stored value x scaling = dose in DoseUnits, usually Gy), when it is the rescale.
+
+    Args:
+        ds: a pydicom Dataset.
+
+    Returns:
+        The scaling factor, or ``None`` when the dataset has none (or a RescaleSlope or Modality LUT of its own).
+    """
+    if "RescaleSlope" in ds or ds.get("ModalityLUTSequence"):
+        return None
+    scaling = _number(ds.get("DoseGridScaling"))
+    return scaling if scaling is not None and scaling > 0 else None
+
+
 def _number(value: Any) -> float | None:
     try:
         out = float(value)
@@ -78,7 +93,11 @@ def frame_planes(ds: Any, path: Path) -> list[Plane]:
     sop = str(ds.get("SOPInstanceUID", ""))
     top_slope = _number(ds.get("RescaleSlope"))
     top_intercept = _number(ds.get("RescaleIntercept"))
-    top_spacing = floats(ds.get("PixelSpacing"), 2)
+    if ds.get("ModalityLUTSequence"):  # the LUT replaces the rescale (applied when decoding)
+        top_slope = top_intercept = None
+    elif top_slope is None:
+        top_slope = dose_scaling(ds)
+    top_spacing = pixel_spacing(ds.get("PixelSpacing"))
     top_orientation = floats(ds.get("ImageOrientationPatient"), 6)
     top_position = floats(ds.get("ImagePositionPatient"), 3)
     offsets = ds.get("GridFrameOffsetVector")
@@ -88,7 +107,7 @@ def frame_planes(ds: Any, path: Path) -> list[Plane]:
     for f in range(n):
         position = floats(group_value(ds, f, "PlanePositionSequence", "ImagePositionPatient"), 3)
         orientation = floats(group_value(ds, f, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
-        spacing = floats(group_value(ds, f, "PixelMeasuresSequence", "PixelSpacing"), 2)
+        spacing = pixel_spacing(group_value(ds, f, "PixelMeasuresSequence", "PixelSpacing"))
         thickness = _number(group_value(ds, f, "PixelMeasuresSequence", "SpacingBetweenSlices")) or _number(
             group_value(ds, f, "PixelMeasuresSequence", "SliceThickness")
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -9,9 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydicom.pixels import apply_color_lut, apply_modality_lut
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from medtranslate.errors import InputError
-from medtranslate.io.dicom_enhanced import frame_planes, group_value, is_multiframe
+from medtranslate.io.dicom_enhanced import dose_scaling, frame_planes, group_value, is_multiframe
 from medtranslate.io.dicom_series import (
     IDENTITY_TAGS,
     PIXEL_TAGS,
@@ -20,12 +23,17 @@ from medtranslate.io.dicom_series import (
     floats,
     group_series,
     keep_parsed_headers,
+    parse_dicom,
+    pixel_spacing,
     plane_geometry,
+    quiet_pydicom,
     read_header,
     take_dataset,
 )
 from medtranslate.io.formats import format_from_suffix, is_sidecar, looks_like_dicom
 from medtranslate.io.validate import ArrayImage, checked_image
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from monai.data import MetaTensor
@@ -53,16 +61,20 @@ def dicom_candidates(folder: Path) -> list[Path]:
 
 
 def _read(path: Path) -> Any:
-    import pydicom
-
     ds = take_dataset(path)  # parsed moments ago by discovery (read_header), pixel data still on disk
+    truncated = None
     try:
-        ds = ds if ds is not None else pydicom.dcmread(path, force=True)
+        if ds is None:
+            ds, truncated = parse_dicom(path)
     except Exception as e:  # noqa: BLE001 - every parse failure is one "cannot be read" line
         raise InputError(path, f"is not a readable DICOM file ({' '.join(str(e).split())[:200]})") from e
+    if truncated:
+        raise InputError(path, f"is truncated: the file ends inside a DICOM element ({truncated.split(' found ')[0]})")
     if not any(t in ds for t in PIXEL_TAGS):
+        if len(ds) == 0:
+            raise InputError(path, "is not a DICOM file (no DICOM data element could be read)")
         if "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
-            raise InputError(path, "is not a DICOM file")
+            raise InputError(path, "is a DICOM dataset without pixel data (and without a SOP Class), not an image")
         kind = getattr(ds.SOPClassUID, "name", str(ds.SOPClassUID)) if "SOPClassUID" in ds else "object"
         raise InputError(path, f"is a DICOM {kind} without pixel data, not an image")
     if "Rows" not in ds or "Columns" not in ds:
@@ -105,23 +117,54 @@ def _plain_pixels(ds: Any) -> np.ndarray | None:
     return np.frombuffer(data, dtype=dtype, count=rows * cols).reshape(rows, cols)
 
 
-def _decode(ds: Any, path: Path) -> np.ndarray:
-    """Decoded pixels as (frames, rows, cols[, 3]); palette colour is expanded to RGB."""
-    try:
-        arr = _plain_pixels(ds)
-        arr = arr if arr is not None else ds.pixel_array
-        if str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR":
-            from pydicom.pixels import apply_color_lut
+def _native_syntax(ds: Any) -> None:
+    """Give a file without (0002,0010) Transfer Syntax UID the one it was parsed with, if its pixel data is native.
 
-            arr = apply_color_lut(arr, ds)
+    Old files without a File Meta header are still readable: pydicom parses them by guessing the VR encoding, but
+    will not decode pixels without a transfer syntax. Uncompressed pixel data (defined length) is decoded with the
+    guessed encoding; compressed (encapsulated) pixel data stays undecodable. Only the dataset in memory changes.
+    """
+    meta = getattr(ds, "file_meta", None)
+    if meta is None or meta.get("TransferSyntaxUID") or "PixelData" not in ds or ds["PixelData"].is_undefined_length:
+        return
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is None or little is None:
+        return
+    syntax = ExplicitVRBigEndian if not little else ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = syntax
+
+
+def _is_colour(ds: Any) -> bool:
+    """Whether the decoded image has colour samples: several samples per pixel, or PALETTE COLOR (expanded to RGB)."""
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    return photometric == "PALETTE COLOR" or int(ds.get("SamplesPerPixel", 1) or 1) > 1
+
+
+def _decode(ds: Any, path: Path) -> np.ndarray:
+    """Decoded pixels as (frames, rows, cols[, samples]), through the palette or the Modality LUT Sequence if any.
+
+    pydicom's ``pixel_array`` (YCbCr becomes RGB there); PALETTE COLOR through ``apply_color_lut`` (RGB, or RGBA with
+    an alpha palette); grayscale with a Modality LUT Sequence through ``apply_modality_lut``. RescaleSlope/Intercept
+    and DoseGridScaling are applied later, per slice (:func:`_rescale`).
+    """
+    try:
+        with quiet_pydicom():  # pydicom logs decoder failures with a traceback; the InputError below is the one line
+            _native_syntax(ds)
+            arr = _plain_pixels(ds)
+            arr = arr if arr is not None else ds.pixel_array
+            if str(ds.get("PhotometricInterpretation", "")).strip() == "PALETTE COLOR":
+                arr = apply_color_lut(arr, ds)
+            elif not _is_colour(ds) and ds.get("ModalityLUTSequence"):
+                arr = apply_modality_lut(arr, ds)
     except Exception as e:  # noqa: BLE001 - decoder errors (truncated data, missing codec) become one line
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         ts_name = getattr(ts, "name", str(ts)) if ts else "unknown transfer syntax"
         raise InputError(path, f"has pixel data that cannot be decoded ({ts_name}): {' '.join(str(e).split())}") from e
-    samples = 3 if arr.ndim >= 3 and arr.shape[-1] == 3 and int(ds.get("SamplesPerPixel", 1)) == 3 else 1
-    spatial = arr.ndim - (1 if samples == 3 else 0)
+    spatial = arr.ndim - (1 if _is_colour(ds) else 0)
     if spatial == 2:
         arr = arr[None]
+    elif spatial != 3:
+        raise InputError(path, f"has decoded pixel data of shape {arr.shape}, not one image or a stack of frames")
     return arr
 
 
@@ -133,7 +176,11 @@ def _classic_plane(ds: Any, path: Path) -> Plane:
             thickness = float(v[0])
             break
     slope, intercept = floats(ds.get("RescaleSlope"), 1), floats(ds.get("RescaleIntercept"), 1)
-    spacing = floats(ds.get("PixelSpacing"), 2)
+    if ds.get("ModalityLUTSequence"):  # the LUT replaces the rescale (applied when decoding)
+        slope = intercept = None
+    elif slope is None and intercept is None:
+        slope = floats(dose_scaling(ds), 1)
+    spacing = pixel_spacing(ds.get("PixelSpacing"))
     return Plane(
         path=path,
         frame=0,
@@ -141,7 +188,7 @@ def _classic_plane(ds: Any, path: Path) -> Plane:
         cols=int(ds.Columns),
         position=floats(ds.get("ImagePositionPatient"), 3),
         orientation=floats(ds.get("ImageOrientationPatient"), 6),
-        pixel_spacing=spacing if spacing is not None else floats(ds.get("ImagerPixelSpacing"), 2),
+        pixel_spacing=spacing if spacing is not None else pixel_spacing(ds.get("ImagerPixelSpacing")),
         thickness=thickness,
         slope=float(slope[0]) if slope is not None else 1.0,
         intercept=float(intercept[0]) if intercept is not None else 0.0,
@@ -264,21 +311,44 @@ def read_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> ArrayI
         ds = _read(Path(p))
         datasets[Path(p)] = ds
         planes.extend(frame_planes(ds, Path(p)) if is_multiframe(ds) else [_classic_plane(ds, Path(p))])
-    order, affine, _known = plane_geometry(planes, origin)
-    samples = {int(ds.get("SamplesPerPixel", 1)) for ds in datasets.values()}
-    if len(samples) > 1:
+    assumed: list[str] = []  # warnings about assumed geometry, logged only if the series converts
+    order, affine, _known = plane_geometry(planes, origin, assumed)
+    if len({_is_colour(ds) for ds in datasets.values()}) > 1:
         raise InputError(origin, "mixes grayscale and colour images; it is not one volume")
     ordered = [planes[i] for i in order]
     stored = _stack_frames(ordered, datasets)
-    if stored.ndim == 4:  # colour: (N, rows, cols, 3) -> (3, cols, rows, N); no Modality LUT for colour
+    if stored.ndim == 4:  # colour: (N, rows, cols, C) -> (C, cols, rows, N); no rescale for colour
         vol = stored.transpose(3, 2, 1, 0)
     else:
         vol = _rescale(stored, ordered).transpose(2, 1, 0)[None]  # (N, rows, cols) -> (1, cols, rows, N)
+    notes = _value_notes(list(datasets.values()))
+    if any(dose_scaling(ds) is not None for ds in datasets.values()) and vol.dtype != np.float32:
+        vol = vol.astype(np.float32)  # dose is a real quantity even when the scaling happens to be integral
     if vol.shape[-1] == 1:
         vol = vol[..., 0]
     first = ordered[0]
-    meta = {"mt_dicom": _identity(datasets[first.path], ordered, first)}
-    return checked_image(vol, affine, origin, "dicom", meta)
+    meta: dict[str, Any] = {"mt_dicom": _identity(datasets[first.path], ordered, first)}
+    if notes:
+        meta["mt_note"] = notes
+    image = checked_image(vol, affine, origin, "dicom", meta)
+    for warning in assumed:
+        logger.warning("%s", warning)
+    return image
+
+
+def _value_notes(datasets: list[Any]) -> str:
+    """What the voxel values are, when they are not the stored pixels or their plain rescale (for reports)."""
+    notes = []
+    if any(dose_scaling(ds) is not None for ds in datasets):
+        units = {str(ds.get("DoseUnits", "") or "").strip().upper() for ds in datasets} - {""}
+        what = f"dose in DoseUnits {'/'.join(sorted(units))}" if units else "dose (no DoseUnits given)"
+        what = "dose in Gy" if units == {"GY"} else what
+        notes.append(f"RT Dose: DoseGridScaling applied, values are {what} (float32)")
+    if any(ds.get("ModalityLUTSequence") and not _is_colour(ds) for ds in datasets):
+        notes.append("Modality LUT Sequence applied")
+    if any(str(ds.get("PhotometricInterpretation", "")).strip() == "PALETTE COLOR" for ds in datasets):
+        notes.append("PALETTE COLOR expanded to RGB through its palette")
+    return "; ".join(notes)
 
 
 def load_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> MetaTensor:
@@ -290,8 +360,10 @@ def load_dicom_files(paths: Sequence[Path], origin: str | os.PathLike) -> MetaTe
 
     Returns:
         ``(1, X, Y, Z)`` for grayscale, ``(3, X, Y, Z)`` for colour (``(C, X, Y)`` for a single image), with
-        RescaleSlope/Intercept applied, an RAS affine and ``meta["mt_dicom"]`` (identity tags, rescale,
-        ``SOPInstanceUIDs`` in slice order).
+        RescaleSlope/Intercept (or the Modality LUT Sequence, or RT Dose's DoseGridScaling, as float32) applied and
+        PALETTE COLOR expanded to RGB, an RAS affine, ``meta["mt_dicom"]`` (identity tags, rescale,
+        ``SOPInstanceUIDs`` in slice order) and, when the values are more than the rescaled pixels,
+        ``meta["mt_note"]`` saying what they are.
 
     Raises:
         InputError: unreadable files, files without pixel data, undecodable pixels, and everything

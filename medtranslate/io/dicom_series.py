@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ __all__ = [
     "series_key",
     "describe_series",
     "floats",
+    "pixel_spacing",
+    "quiet_pydicom",
+    "parse_dicom",
     "plane_geometry",
     "LPS_TO_RAS",
 ]
@@ -137,7 +141,47 @@ def _keep(path: str | os.PathLike, signature: tuple[int, int] | None, ds) -> Non
         _datasets.popitem(last=False)
 
 
-_DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+@contextlib.contextmanager
+def quiet_pydicom() -> Iterator[list[warnings.WarningMessage]]:
+    """Hold back pydicom's log records and warnings for the duration of the block; yield the warnings caught.
+
+    pydicom logs a decoder failure with its traceback and warns (and logs) about damaged files, several times per file;
+    medtranslate reports each problem as one line instead (an :class:`~medtranslate.errors.InputError`). What is held
+    back goes to this module's debug log.
+    """
+    pydicom_logger = logging.getLogger("pydicom")
+    level = pydicom_logger.level
+    pydicom_logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield caught
+    finally:
+        pydicom_logger.setLevel(level)
+        for w in caught:
+            logger.debug("pydicom: %s", w.message)
+
+
+def parse_dicom(path: str | os.PathLike, defer_size: int | None = None) -> tuple[object, str | None]:
+    """Parse a DICOM file with pydicom (forced, quietly), saying whether it ended before its last element was complete.
+
+    Args:
+        path: the file.
+        defer_size: values longer than this many bytes stay on disk until accessed (``None``: read everything).
+
+    Returns:
+        ``(dataset, truncation)``: ``truncation`` is pydicom's note when the file ends inside an element (a truncated
+        or cut-off file), else ``None``.
+
+    Raises:
+        Exception: whatever pydicom raises for a file it cannot parse at all.
+    """
+    import pydicom
+
+    with quiet_pydicom() as caught:
+        ds = pydicom.dcmread(path, defer_size=defer_size, force=True)
+    notes = [str(w.message) for w in caught if "end of file" in str(w.message).lower()]
+    return ds, (notes[0] if notes else None)
 
 
 @dataclass(frozen=True)
@@ -177,11 +221,9 @@ def read_header(path: Path) -> DicomHeader | None:
     Returns:
         The header (``is_index`` set for a DICOMDIR), or ``None`` when the file is not readable DICOM.
     """
-    import pydicom
-
     signature = _signature(os.fspath(path))
     try:
-        ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, force=True)
+        ds, truncated = parse_dicom(path, _DEFER_BYTES)
     except Exception:  # noqa: BLE001 - any parse failure means "not readable DICOM" here; load() reports it
         return None
     meta_class = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
@@ -190,8 +232,8 @@ def read_header(path: Path) -> DicomHeader | None:
     if "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
         return None
     uid = str(ds.get("SeriesInstanceUID", "") or "").strip() or None
-    if any(t in ds for t in PIXEL_TAGS):
-        _keep(path, signature, ds)
+    if any(t in ds for t in PIXEL_TAGS) and not truncated:  # a truncated file is parsed again by the loader, which
+        _keep(path, signature, ds)  # then names the problem
     return DicomHeader(
         path=Path(path),
         series_uid=uid,
@@ -295,12 +337,26 @@ def floats(value, n: int) -> np.ndarray | None:
     return out if out.shape == (n,) and np.isfinite(out).all() else None
 
 
-def plane_geometry(planes: Sequence[Plane], origin: str | os.PathLike) -> tuple[list[int], np.ndarray, bool]:
+def pixel_spacing(value) -> np.ndarray | None:
+    """Parse PixelSpacing (or ImagerPixelSpacing): two positive finite numbers, else ``None`` (``0\\0`` is no spacing).
+
+    Args:
+        value: the attribute value or ``None``.
+    """
+    out = floats(value, 2)
+    return out if out is not None and (out > 0).all() else None
+
+
+def plane_geometry(
+    planes: Sequence[Plane], origin: str | os.PathLike, notes: list[str] | None = None
+) -> tuple[list[int], np.ndarray, bool]:
     """Sort planes along the slice normal, check they form one regular grid, and build the RAS affine.
 
     Args:
         planes: the planes of one series (any order).
         origin: the file or folder named in errors.
+        notes: when given, the warnings about assumed geometry (no position, no pixel spacing) are appended to it
+            instead of logged, so that a caller can drop them when the series fails later on.
 
     Returns:
         ``(order, affine, known)``: plane indices from first to last slice, the 4x4 voxel-index -> RAS matrix for
@@ -320,15 +376,21 @@ def plane_geometry(planes: Sequence[Plane], origin: str | os.PathLike) -> tuple[
         raise InputError(origin, "has slices with different pixel spacings; it is not one volume")
     d_row, d_col = (float(spacings[0][0]), float(spacings[0][1])) if spacings else (1.0, 1.0)
     known = all(p.position is not None and p.orientation is not None for p in planes)
+    said = notes if notes is not None else []
+    if known and not spacings:
+        said.append(f"{os.fspath(origin)}: no valid PixelSpacing; using 1 mm between rows and columns")
     if not known:
         order = list(range(len(planes)))
         step = float(first.thickness or 1.0)
         affine = np.diag([d_col, d_row, step, 1.0])
-        logger.warning(
-            "%s: no ImagePositionPatient/ImageOrientationPatient; using a default orientation and spacing %s",
-            os.fspath(origin),
-            (d_col, d_row, step),
+        said.append(
+            f"{os.fspath(origin)}: no ImagePositionPatient/ImageOrientationPatient; using a default orientation and "
+            f"spacing {(d_col, d_row, step)}"
         )
+    if notes is None:
+        for note in said:
+            logger.warning("%s", note)
+    if not known:
         return order, LPS_TO_RAS @ affine, False
     o0 = first.orientation
     if any(not np.allclose(p.orientation, o0, atol=1e-4) for p in planes):

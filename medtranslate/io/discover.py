@@ -72,13 +72,18 @@ def _file_key(path: Path, root: Path) -> str:
     return "/".join(parts)
 
 
+def _suffix_tag(path: Path) -> str:
+    """What a clashing key gets appended: the image suffix with its dots as ``_`` (``a.nii.gz`` -> ``nii_gz``)."""
+    return safe_key(split_suffix(path.name)[1].lstrip(".").replace(".", "_"), "file")
+
+
 def find_series(root: str | os.PathLike) -> list[SeriesRef]:
     """List every image file and every DICOM series under ``root``, sorted by key.
 
     DICOM files (by suffix or preamble) are grouped by SeriesInstanceUID across folders. Files whose suffix is not
     an image format and that are not DICOM are returned as ``"unknown"`` items, so a batch can report them; hidden
     files, DICOMDIR and side-cars (``.json``, ``.txt``, ``.raw`` ...) are skipped. Two files whose keys would clash
-    (``a.nii`` and ``a.png``) get their format appended (``a_nii``, ``a_png``).
+    (``a.nii.gz`` and ``a.nrrd``) get their suffix appended, dots as ``_`` (``a_nii_gz``, ``a_nrrd``).
 
     Args:
         root: a file or a folder tree.
@@ -109,10 +114,7 @@ def find_series(root: str | os.PathLike) -> list[SeriesRef]:
         items.append(SeriesRef(key=_file_key(f, base), kind=fmt or "unknown", paths=(f,)))
     clashes = Counter(i.key for i in items)
     items = [
-        SeriesRef(f"{i.key}_{safe_key(split_suffix(i.paths[0].name)[1].lstrip('.'), 'file')}", i.kind, i.paths)
-        if clashes[i.key] > 1
-        else i
-        for i in items
+        SeriesRef(f"{i.key}_{_suffix_tag(i.paths[0])}", i.kind, i.paths) if clashes[i.key] > 1 else i for i in items
     ]
     for uid, hs in group_series(headers).items():
         real_uid = hs[0].series_uid

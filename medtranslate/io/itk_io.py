@@ -9,7 +9,7 @@ import numpy as np
 from monai.data import ITKReader, ITKWriter, MetaTensor
 from monai.utils import optional_import
 
-from medtranslate.errors import InputError
+from medtranslate.errors import InputError, OutputError
 from medtranslate.io.validate import to_metatensor
 from medtranslate.utils.atomic import atomic_path
 
@@ -57,9 +57,16 @@ def save_itk(array: np.ndarray, affine: np.ndarray, path: Path) -> Path:
     """
     channels = array.shape[0]
     data = np.moveaxis(array, 0, -1) if channels > 1 else array[0]
-    obj = ITKWriter.create_backend_obj(
-        data, channel_dim=-1 if channels > 1 else None, affine=affine, dtype=array.dtype, affine_lps_to_ras=True
-    )
+    try:
+        obj = ITKWriter.create_backend_obj(
+            data, channel_dim=-1 if channels > 1 else None, affine=affine, dtype=array.dtype, affine_lps_to_ras=True
+        )
+    except itk.TemplateTypeError as e:  # ITK's Python wrapping holds only some pixel types (not uint32 vectors)
+        raise OutputError(
+            path,
+            f"ITK cannot write {channels}-channel {array.dtype} images as {path.suffix or 'NRRD/MHA'}; "
+            "convert to NIfTI or TIFF instead",
+        ) from e
     with atomic_path(path) as tmp:
         itk.imwrite(obj, os.fspath(tmp), compression=True)
     return Path(path)

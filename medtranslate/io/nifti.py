@@ -94,7 +94,7 @@ def save_nifti(array: np.ndarray, affine: np.ndarray, path: Path, descrip: str) 
         data = np.moveaxis(array, 0, -1)  # (X, Y[, Z], C)
         data = data[:, :, None, None, :] if array.ndim == 3 else data[:, :, :, None, :]
     # no contiguous copy: nibabel writes Fortran order slab by slab, straight from a Fortran-ordered array (DICOM)
-    img = nib.Nifti1Image(data, affine)
+    img = nib.Nifti1Image(data, affine, dtype=data.dtype)  # the stored type, int64 included (nibabel asks for it)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
     header = img.header

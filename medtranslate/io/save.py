@@ -55,14 +55,20 @@ def _unpack(img: Any, reference: Any, path: Path) -> tuple[np.ndarray, np.ndarra
 
 
 def _storage(array: np.ndarray) -> np.ndarray:
-    """float64/float16 -> float32, bool -> uint8, int64 -> int32 when it fits; other types kept."""
+    """float64/float16 -> float32, bool -> uint8, int64 -> int32 or else uint32 when it fits; other types kept.
+
+    64-bit integers come from widened uint32 pixels (32-bit DICOM): they go back to uint32, which every output format
+    but PNG/JPEG/DICOM stores, instead of int64, which few tools read.
+    """
     if array.dtype == np.bool_:
         return array.astype(np.uint8)
     if np.issubdtype(array.dtype, np.floating):
         return array.astype(np.float32, copy=False)
     if array.dtype in (np.int64, np.uint64) and array.size:
-        if np.iinfo(np.int32).min <= array.min() and array.max() <= np.iinfo(np.int32).max:
-            return array.astype(np.int32)
+        lo, hi = array.min(), array.max()
+        for dtype in (np.int32, np.uint32):
+            if np.iinfo(dtype).min <= lo and hi <= np.iinfo(dtype).max:
+                return array.astype(dtype)
     return array
 
 
