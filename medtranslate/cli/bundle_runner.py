@@ -20,9 +20,11 @@ import torch
 from monai.bundle import ConfigWorkflow
 
 from medtranslate.errors import ConfigError, InputError, MedTranslateError
+from medtranslate.modelio.bundle import checkpoint_settings, network_config_keys
 
 __all__ = [
     "OVERRIDES",
+    "with_checkpoint_settings",
     "build_overrides",
     "check_device",
     "check_set_types",
@@ -156,6 +158,55 @@ def check_device(device: Any) -> None:
     raise ConfigError(None, f"--device {device}: CUDA is not available: {why}; or use --device cpu")
 
 
+logger = logging.getLogger(__name__)
+
+
+def _read_config(config_file: Path) -> dict[str, Any]:
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError):
+        return {}  # MONAI reports an unreadable config itself
+    return config if isinstance(config, dict) else {}
+
+
+def with_checkpoint_settings(config_file: Path, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides plus the settings the ``checkpoint`` override carries (where the command line sets none).
+
+    Precedence: an explicit option or ``--set`` > the checkpoint's settings > the config's own value. A setting that
+    changes the config's value is logged.
+
+    Args:
+        config_file: the bundle config that will run.
+        overrides: the command line's overrides.
+
+    Raises:
+        InputError: when the checkpoint is missing or unreadable.
+    """
+    checkpoint = overrides.get("checkpoint")
+    if not checkpoint:
+        return dict(overrides)
+    config = _read_config(config_file)
+    settings = {k: v for k, v in checkpoint_settings(checkpoint).items() if k not in overrides and k in config}
+    changed = [f"{k}={json.dumps(v)}" for k, v in settings.items() if config.get(k) != v]
+    if changed:
+        logger.info(f"{checkpoint}: the checkpoint's settings replace the config's: {', '.join(changed)}")
+    return {**settings, **overrides}
+
+
+def _weights_hint(error: MedTranslateError, config_file: Path) -> MedTranslateError:
+    """Add to a "weights do not fit" error the config keys the networks are built from."""
+    if "do not fit this network" not in error.problem:
+        return error
+    keys = network_config_keys(_read_config(config_file))
+    if not keys:
+        return error
+    hint = (
+        f"set the keys the networks are built from to the values it was trained with: {', '.join(keys)} "
+        f"(--set {keys[0]}=...), or use a checkpoint written with its settings (docs/training.md)"
+    )
+    return type(error)(error.path, f"{error.problem}; {hint}")
+
+
 def _medtranslate_cause(exc: BaseException) -> MedTranslateError | None:
     """The first MedTranslateError in an exception's cause chain (MONAI wraps errors raised while instantiating)."""
     seen = set()
@@ -209,6 +260,7 @@ def run_bundle_config(
         raise InputError(bundle, "bundle folder not found")
     if not config.is_file():
         raise InputError(config, "this bundle has no such config")
+    overrides = with_checkpoint_settings(config, overrides)
     check_device(overrides.get("device"))
     meta = bundle / "configs" / "metadata.json"
     try:
@@ -226,13 +278,14 @@ def run_bundle_config(
         result = wf.parser.get_parsed_content(result_id) if result_id else value
         wf.finalize()
         return result
-    except MedTranslateError:
-        raise
     except Exception as e:
         cause = _medtranslate_cause(e)
-        if cause is not None:
-            raise cause from e
-        raise
+        if cause is None:
+            raise
+        hinted = _weights_hint(cause, config)
+        if hinted is e:
+            raise
+        raise hinted from e
 
 
 def _run(args: argparse.Namespace, result_id: str) -> Any:

@@ -23,6 +23,7 @@ from medtranslate.engines.distributed import (
 )
 from medtranslate.engines.errors import TrainingError
 from medtranslate.engines.handlers import (
+    BundleExportHandler,
     LossPlotHandler,
     NanGuard,
     ProgressHandler,
@@ -63,6 +64,7 @@ __all__ = [
     "get_rank",
     "get_world_size",
     "is_main_process",
+    "BundleExportHandler",
     "LossPlotHandler",
     "NanGuard",
     "ProgressHandler",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from medtranslate.engines.handlers.bundle_export import BundleExportHandler
 from medtranslate.engines.handlers.loss_plot import LossPlotHandler
 from medtranslate.engines.handlers.nan_guard import NanGuard, finite_loss_values
 from medtranslate.engines.handlers.oom import out_of_memory_error, report_out_of_memory
@@ -13,6 +14,7 @@ from medtranslate.engines.handlers.tensorboard import TensorBoardLossHandler
 from medtranslate.engines.handlers.validation import TranslationValidationHandler
 
 __all__ = [
+    "BundleExportHandler",
     "LossPlotHandler",
     "NanGuard",
     "finite_loss_values",

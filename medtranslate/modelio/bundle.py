@@ -1,0 +1,228 @@
+"""The self-describing result of a training run: settings in every checkpoint, and a bundle in the model-zoo layout.
+
+A bundle's ``train.json`` declares its ``bundle_settings``: the values a trained network depends on (image size,
+normalisation windows and percentiles, slice or depth axis, channels, network widths and depths...). Training
+(:class:`medtranslate.engines.BundleExportHandler`) stores them in every checkpoint under ``"settings"`` and writes,
+beside the checkpoints, a bundle that runs without overrides::
+
+    <output_dir>/configs/inference.json, evaluate.json   the source bundle's, with the settings' values written in
+    <output_dir>/configs/metadata.json, logging.conf      metadata gains "medtranslate_training" (settings, source)
+    <output_dir>/models/model.pt                          the generators' weights by key (g_ab, g_ba) + settings
+    <output_dir>/docs/README.md                           the source bundle's model card
+
+Which values win when they disagree: an explicit option or ``--set`` on the command line, then the settings the
+checkpoint carries, then the bundle config's own values (docs/training.md).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from medtranslate import __version__
+from medtranslate.errors import ConfigError, InputError
+from medtranslate.modelio.checkpoint import atomic_save_torch, read_checkpoint, resolve_checkpoint
+from medtranslate.utils.atomic import atomic_path
+
+__all__ = [
+    "SETTINGS_KEY",
+    "BUNDLE_CONFIGS",
+    "plain_settings",
+    "checkpoint_settings",
+    "network_config_keys",
+    "write_bundle_configs",
+    "write_bundle_weights",
+]
+
+#: the checkpoint entry holding the run's settings.
+SETTINGS_KEY = "settings"
+#: the source bundle's files copied into the run's bundle (those that exist).
+BUNDLE_CONFIGS: tuple[str, ...] = (
+    "inference.json",
+    "evaluate.json",
+    "metadata.json",
+    "logging.conf",
+    "meta_schema.json",
+)
+#: the bundle's weights, relative to its root (the model-zoo name).
+MODEL_FILE = "models/model.pt"
+
+
+def _is_plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def plain_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings as plain JSON values (what a ``weights_only`` checkpoint and a JSON config can hold).
+
+    Args:
+        settings: config key -> resolved value.
+
+    Raises:
+        ConfigError: for a value that is not plain data (a tensor, a network, a function...).
+    """
+    bad = [k for k, v in settings.items() if not _is_plain(v)]
+    if bad:
+        raise ConfigError(None, f"bundle_settings must be plain values (numbers, text, lists); not: {', '.join(bad)}")
+    return {str(k): _jsonable(v) for k, v in settings.items()}
+
+
+def checkpoint_settings(path: str | os.PathLike) -> dict[str, Any]:
+    """The settings a checkpoint (file or folder: its newest) carries; ``{}`` for one written without them.
+
+    Args:
+        path: a checkpoint file, a checkpoint folder, or a bundle's ``models/model.pt``.
+
+    Raises:
+        InputError: when the checkpoint is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "checkpoint not found (train the bundle first, or pass --checkpoint FILE)")
+    resolved = resolve_checkpoint(path)
+    if resolved is None:
+        raise InputError(path, "holds no checkpoint_*.pt file")
+    settings = read_checkpoint(resolved).get(SETTINGS_KEY)
+    return dict(settings) if isinstance(settings, Mapping) else {}
+
+
+def network_config_keys(config: Mapping[str, Any], prefix: str = "network_def") -> list[str]:
+    """The config keys the network definitions (``network_def*``) refer to with ``@key``: what to set when weights
+    do not fit.
+
+    Args:
+        config: a raw (unparsed) bundle config.
+        prefix: top-level keys of the network definitions.
+    """
+    found: dict[str, None] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, str) and node.startswith("@"):
+            found.setdefault(node[1:].split("#")[0], None)
+
+    for key, value in config.items():
+        if key.startswith(prefix):
+            walk(value)
+    return [k for k in found if not k.startswith(prefix)]
+
+
+def _config_with_settings(config: dict[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(config)
+    for key, value in settings.items():
+        if key in out:
+            out[key] = value
+    if "checkpoint" in out:
+        out["checkpoint"] = f"$@bundle_root + '/{MODEL_FILE}'"
+    out["bundle_root"] = "."
+    return out
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_bundle_configs(
+    source: str | os.PathLike,
+    dest: str | os.PathLike,
+    settings: Mapping[str, Any],
+    files: Sequence[str] = BUNDLE_CONFIGS,
+) -> list[Path]:
+    """Write the run's ``configs/`` (and ``docs/README.md``): the source bundle's, with the settings written in.
+
+    Every top-level key of ``inference.json`` / ``evaluate.json`` that the settings name takes the settings' value;
+    ``checkpoint`` points at ``models/model.pt``. ``metadata.json`` gains ``medtranslate_training`` (the settings, the
+    source bundle, the medtranslate version and the date).
+
+    Args:
+        source: the bundle folder the run was started from (holding ``configs/``).
+        dest: the run's output folder (the new bundle's root).
+        settings: config key -> value, plain data.
+        files: the names in ``configs/`` to write (missing ones are skipped).
+
+    Returns:
+        The files written.
+
+    Raises:
+        InputError: when the source bundle has no configs folder.
+    """
+    src, dst = Path(source) / "configs", Path(dest)
+    if not src.is_dir():
+        raise InputError(src, "the bundle that was trained has no configs folder to copy")
+    settings = plain_settings(settings)
+    written = []
+    for name in files:
+        path = src / name
+        if not path.is_file():
+            continue
+        out = dst / "configs" / name
+        if name == "metadata.json":
+            meta = json.loads(path.read_text())
+            meta["medtranslate_training"] = {
+                "settings": settings,
+                "source_bundle": os.path.abspath(Path(source)),
+                "medtranslate": __version__,
+                "written_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+            _write_text(out, json.dumps(meta, indent=4) + "\n")
+        elif name.endswith(".json") and name != "meta_schema.json":
+            config = _config_with_settings(json.loads(path.read_text()), settings)
+            _write_text(out, json.dumps(config, indent=4) + "\n")
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(out) as tmp:
+                shutil.copyfile(path, tmp)
+        written.append(out)
+    card = Path(source) / "docs" / "README.md"
+    if card.is_file():
+        (dst / "docs").mkdir(parents=True, exist_ok=True)
+        with atomic_path(dst / "docs" / "README.md") as tmp:
+            shutil.copyfile(card, tmp)
+        written.append(dst / "docs" / "README.md")
+    return written
+
+
+def write_bundle_weights(
+    dest: str | os.PathLike, networks: Mapping[str, Mapping[str, Any]], settings: Mapping[str, Any]
+) -> Path:
+    """Write ``models/model.pt``: each network's state dict by checkpoint key, plus the settings (atomically).
+
+    Args:
+        dest: the bundle root.
+        networks: key (``g_ab``, ``g_ba``, ``generator``) -> state dict.
+        settings: the run's settings.
+
+    Returns:
+        The file written.
+    """
+    payload: dict[str, Any] = {k: dict(v) for k, v in networks.items()}
+    payload[SETTINGS_KEY] = plain_settings(settings)
+    return atomic_save_torch(payload, Path(dest) / MODEL_FILE)
