@@ -60,7 +60,8 @@ class VolumeTranslator:
         sw_device: where windows are computed; defaults to ``device``, else to the network's device.
         stitch_device: where the output is accumulated; defaults to ``device``, else ``sw_device``. Use "cpu" when
             the GPU is short of memory (the output and weight maps then live in host memory).
-        amp: "bf16", "fp16" or None: autocast dtype of the network forward pass.
+        amp: "bf16", "fp16" or "none"/None (any spelling :func:`medtranslate.utils.amp.resolve_amp` accepts, the
+            trainers' parser): autocast dtype of the network forward pass.
         pad_mode: how axes shorter than the window are padded: "reflect" (default; the network and its instance
             norms see mirrored tissue instead of a flat slab), "replicate" or "constant" (``padding_cval``).
         padding_cval: fill value of "constant" padding, -1 = background in the network's [-1, 1] range.
