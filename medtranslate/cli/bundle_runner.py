@@ -173,20 +173,22 @@ def with_checkpoint_settings(config_file: Path, overrides: Mapping[str, Any]) ->
     """The overrides plus the settings the ``checkpoint`` override carries (where the command line sets none).
 
     Precedence: an explicit option or ``--set`` > the checkpoint's settings > the config's own value. A setting that
-    changes the config's value is logged.
+    changes the config's value is logged. A missing or unreadable checkpoint adds nothing here: the workflow reports
+    it once it has checked the output folder.
 
     Args:
         config_file: the bundle config that will run.
         overrides: the command line's overrides.
-
-    Raises:
-        InputError: when the checkpoint is missing or unreadable.
     """
     checkpoint = overrides.get("checkpoint")
     if not checkpoint:
         return dict(overrides)
     config = _read_config(config_file)
-    settings = {k: v for k, v in checkpoint_settings(checkpoint).items() if k not in overrides and k in config}
+    try:
+        carried = checkpoint_settings(checkpoint)
+    except InputError:
+        return dict(overrides)  # the workflow names the problem, after it has checked the destination
+    settings = {k: v for k, v in carried.items() if k not in overrides and k in config}
     changed = [f"{k}={json.dumps(v)}" for k, v in settings.items() if config.get(k) != v]
     if changed:
         logger.info(f"{checkpoint}: the checkpoint's settings replace the config's: {', '.join(changed)}")
