@@ -14,7 +14,7 @@ from medtranslate import __version__
 from medtranslate.engines.distributed import is_main_process
 from medtranslate.engines.errors import TrainingError
 from medtranslate.errors import InputError
-from medtranslate.modelio.checkpoint import (
+from medtranslate.modelio import (
     atomic_save_torch,
     list_checkpoints,
     load_network,

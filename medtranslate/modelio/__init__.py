@@ -11,6 +11,7 @@ from __future__ import annotations
 from medtranslate.modelio.bundle import checkpoint_settings, write_bundle_configs, write_bundle_weights
 from medtranslate.modelio.checkpoint import (
     atomic_save_torch,
+    find_checkpoint,
     list_checkpoints,
     load_network,
     network_state,
@@ -22,6 +23,7 @@ from medtranslate.modelio.checkpoint import (
 __all__ = [
     "atomic_save_torch",
     "checkpoint_settings",
+    "find_checkpoint",
     "list_checkpoints",
     "load_network",
     "network_state",

@@ -26,7 +26,7 @@ from typing import Any
 
 from medtranslate import __version__
 from medtranslate.errors import ConfigError, InputError
-from medtranslate.modelio.checkpoint import atomic_save_torch, read_checkpoint, resolve_checkpoint
+from medtranslate.modelio.checkpoint import atomic_save_torch, find_checkpoint, read_checkpoint
 from medtranslate.utils.atomic import atomic_path
 
 __all__ = [
@@ -97,13 +97,7 @@ def checkpoint_settings(path: str | os.PathLike) -> dict[str, Any]:
     Raises:
         InputError: when the checkpoint is missing or unreadable.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "checkpoint not found (train the bundle first, or pass --checkpoint FILE)")
-    resolved = resolve_checkpoint(path)
-    if resolved is None:
-        raise InputError(path, "holds no checkpoint_*.pt file")
-    settings = read_checkpoint(resolved).get(SETTINGS_KEY)
+    settings = read_checkpoint(find_checkpoint(path)).get(SETTINGS_KEY)
     return dict(settings) if isinstance(settings, Mapping) else {}
 
 

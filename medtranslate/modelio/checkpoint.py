@@ -14,7 +14,15 @@ from torch.nn.parallel import DistributedDataParallel
 from medtranslate.errors import InputError
 from medtranslate.utils.atomic import atomic_path
 
-__all__ = ["list_checkpoints", "resolve_checkpoint", "read_checkpoint", "network_state", "load_network", "unwrap"]
+__all__ = [
+    "list_checkpoints",
+    "resolve_checkpoint",
+    "find_checkpoint",
+    "read_checkpoint",
+    "network_state",
+    "load_network",
+    "unwrap",
+]
 
 _NAME = re.compile(r"^(?P<prefix>.+)_(?P<iteration>\d+)\.pt$")
 #: checkpoint entries that are not networks.
@@ -62,6 +70,24 @@ def resolve_checkpoint(path: str | os.PathLike, prefix: str = "checkpoint") -> P
     if not path.is_file():
         raise InputError(path, "checkpoint not found")
     return path
+
+
+def find_checkpoint(path: str | os.PathLike) -> Path:
+    """The checkpoint file to read for inference: ``path`` itself, or the newest ``checkpoint_*.pt`` of a folder.
+
+    Args:
+        path: a checkpoint file (or a bundle's ``models/model.pt``) or a checkpoint folder.
+
+    Raises:
+        InputError: when nothing is there, or the folder holds no checkpoint.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "checkpoint not found (train the bundle first, or pass --checkpoint FILE)")
+    resolved = resolve_checkpoint(path)
+    if resolved is None:
+        raise InputError(path, "holds no checkpoint_*.pt file")
+    return resolved
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:

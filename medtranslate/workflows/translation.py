@@ -29,7 +29,7 @@ from medtranslate.inferers import ResizeNetwork, cycle_consistency
 from medtranslate.io import find_series, save_image
 from medtranslate.io.batch import FORMATS, is_within, output_path, prepare_destination
 from medtranslate.io.dicom_series import keep_parsed_headers
-from medtranslate.modelio import load_network, resolve_checkpoint
+from medtranslate.modelio import find_checkpoint, load_network
 from medtranslate.utils.atomic import atomic_path
 
 __all__ = [
@@ -139,12 +139,7 @@ def load_direction_weights(direction: TranslationDirection, checkpoint: str | os
     Raises:
         InputError: when the checkpoint is missing or holds no fitting weights.
     """
-    path = Path(checkpoint)
-    if not path.exists():
-        raise InputError(path, "checkpoint not found (train the bundle first, or pass --checkpoint FILE)")
-    resolved = resolve_checkpoint(path)
-    if resolved is None:
-        raise InputError(path, "holds no checkpoint_*.pt file")
+    resolved = find_checkpoint(checkpoint)
     pairs = [(direction.network, direction.network_key or "g_ab")]
     if direction.back_network is not None:
         pairs.append((direction.back_network, direction.back_network_key or "g_ba"))
