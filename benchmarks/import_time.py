@@ -24,27 +24,22 @@ from io_helpers import write_series  # noqa: E402
 PROBE = "import sys; print('MODS', len(sys.modules), 'torch' in sys.modules, 'monai' in sys.modules, file=sys.stderr)"
 
 
-def measure(tree: Path, args: list[str], repeat: int) -> tuple[float, int, bool, bool]:
-    """Median total import time (ms), module count, torch imported, MONAI imported."""
+def measure(tree: Path, args: list[str]) -> tuple[float, int, bool, bool]:
+    """One run: total import time (ms), module count, torch imported, MONAI imported."""
     code = f"import sys, atexit; atexit.register(lambda: exec({PROBE!r})); sys.argv = ['medtranslate', *{args!r}]; "
     code += "from medtranslate.cli.main import main; rc = main(sys.argv[1:])"
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
-    totals, mods = [], (0, False, False)
-    for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True)
-        total = 0
-        for line in out.stderr.splitlines():
-            if line.startswith("import time:") and "|" in line:
-                parts = [p.strip() for p in line[len("import time:") :].split("|")]
-                if parts[1].isdigit() and not parts[2].startswith(" "):
-                    name = line.split("|")[-1]
-                    if not name.startswith("  "):  # top-level import (its cumulative time includes its children)
-                        total += int(parts[1])
-            if line.startswith("MODS"):
-                _, n, torch, monai = line.split()
-                mods = (int(n), torch == "True", monai == "True")
-        totals.append(total / 1000)
-    return statistics.median(totals), *mods
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True)
+    total, mods = 0, (0, False, False)
+    for line in out.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            parts = [p.strip() for p in line[len("import time:") :].split("|")]
+            if parts[1].isdigit() and not line.split("|")[-1].startswith("  "):  # top level: cumulative of children
+                total += int(parts[1])
+        if line.startswith("MODS"):
+            _, n, torch, monai = line.split()
+            mods = (int(n), torch == "True", monai == "True")
+    return total / 1000, *mods
 
 
 def main() -> None:
@@ -54,16 +49,18 @@ def main() -> None:
     a = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         write_series(Path(tmp) / "src" / "s", 3, spacing=2.0)
-        for tree in [*a.tree, Path(__file__).parents[1]]:
-            for label, args in (
-                ("--help", ["--help"]),
-                (
-                    "convert (DICOM)",
-                    ["convert", "--to", "nifti", str(Path(tmp) / "src"), str(Path(tmp) / f"out{hash(tree)}")],
-                ),
-            ):
-                ms, n, torch, monai = measure(tree, args, a.repeat)
-                print(f"{str(tree):40s} {label:18s} {ms:8.1f} ms  {n:5d} modules  torch={torch} monai={monai}")
+        trees = [*a.tree, Path(__file__).parents[1]]
+        commands = {"--help": ["--help"], "convert (DICOM)": ["convert", "--to", "nifti", str(Path(tmp) / "src")]}
+        runs: dict[tuple[int, str], list[tuple[float, int, bool, bool]]] = {}
+        for r in range(a.repeat):  # interleaved, so that a busy machine slows every tree alike
+            for i, tree in enumerate(trees):
+                for label, args in commands.items():
+                    extra = [str(Path(tmp) / f"out{i}_{r}")] if label != "--help" else []
+                    runs.setdefault((i, label), []).append(measure(tree, args + extra))
+        for (i, label), results in runs.items():
+            ms = statistics.median(x[0] for x in results)
+            _, n, torch, monai = results[-1]
+            print(f"{str(trees[i]):40s} {label:18s} {ms:8.1f} ms  {n:5d} modules  torch={torch} monai={monai}")
 
 
 if __name__ == "__main__":
