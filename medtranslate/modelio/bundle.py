@@ -8,7 +8,7 @@ beside the checkpoints, a bundle that runs without overrides::
     <output_dir>/configs/inference.json, evaluate.json   the source bundle's, with the settings' values written in
     <output_dir>/configs/metadata.json, logging.conf      metadata gains "medtranslate_training" (settings, source)
     <output_dir>/models/model.pt                          the generators' weights by key (g_ab, g_ba) + settings
-    <output_dir>/docs/README.md                           the source bundle's model card
+    <output_dir>/docs/README.md                           the source bundle's model card + this run's settings
 
 Which values win when they disagree: an explicit option or ``--set`` on the command line, then the settings the
 checkpoint carries, then the bundle config's own values (docs/training.md).
@@ -196,12 +196,23 @@ def write_bundle_configs(
                 shutil.copyfile(path, tmp)
         written.append(out)
     card = Path(source) / "docs" / "README.md"
-    if card.is_file():
-        (dst / "docs").mkdir(parents=True, exist_ok=True)
-        with atomic_path(dst / "docs" / "README.md") as tmp:
-            shutil.copyfile(card, tmp)
-        written.append(dst / "docs" / "README.md")
+    text = card.read_text() if card.is_file() else f"# {Path(source).name}\n"
+    _write_text(dst / "docs" / "README.md", text.rstrip() + "\n\n" + _run_section(settings))
+    written.append(dst / "docs" / "README.md")
     return written
+
+
+def _run_section(settings: Mapping[str, Any]) -> str:
+    """The model card's section about this run: its settings and how to use the folder."""
+    rows = "\n".join(f"| `{k}` | `{json.dumps(v)}` |" for k, v in settings.items())
+    return (
+        "## This trained bundle\n\n"
+        'Written by a medtranslate training run (docs/training.md, "A run is a bundle"): `configs/` hold the values '
+        "the run used and `models/model.pt` its generators (the newest weights). No `--set` is needed:\n\n"
+        "```bash\nmedtranslate translate --bundle THIS_FOLDER --input SCANS --output OUT\n"
+        "python -m monai.bundle run --config_file configs/inference.json --input_path SCANS --output_dir OUT\n```\n\n"
+        f"| setting | value |\n|---|---|\n{rows}\n"
+    )
 
 
 def write_bundle_weights(

@@ -45,6 +45,8 @@ def test_bundle_configs_and_weights(tmp_path):
         config = json.loads((tmp_path / "configs" / name).read_text())
         assert config["gen_channels"] == 8 and config["image_size"] == [32, 32] and config["gen_res_blocks"] == 9
         assert config["checkpoint"] == "$@bundle_root + '/models/model.pt'" and config["bundle_root"] == "."
+    card = (tmp_path / "docs" / "README.md").read_text()
+    assert card.startswith((CT2MRI / "docs" / "README.md").read_text().rstrip()) and "| `gen_channels` | `8` |" in card
     meta = json.loads((tmp_path / "configs" / "metadata.json").read_text())
     assert meta["medtranslate_training"]["settings"] == settings
     path = write_bundle_weights(tmp_path, {"g_ab": {"w": torch.ones(2)}}, settings)
