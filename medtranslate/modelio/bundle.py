@@ -127,8 +127,18 @@ def network_config_keys(config: Mapping[str, Any], prefix: str = "network_def") 
     return [k for k in found if not k.startswith(prefix)]
 
 
-def _config_with_settings(config: dict[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+def _overlay_keys(overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """What a variant config gives the inference configs: its network definitions and the keys they refer to."""
+    defs = {k: v for k, v in overlay.items() if k.startswith("network_def")}
+    return {**defs, **{k: overlay[k] for k in network_config_keys(defs) if k in overlay}}
+
+
+def _config_with_settings(
+    config: dict[str, Any], settings: Mapping[str, Any], overlays: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
     out = dict(config)
+    for overlay in overlays:
+        out.update(_overlay_keys(overlay))
     for key, value in settings.items():
         if key in out:
             out[key] = value
@@ -149,18 +159,22 @@ def write_bundle_configs(
     dest: str | os.PathLike,
     settings: Mapping[str, Any],
     files: Sequence[str] = BUNDLE_CONFIGS,
+    overlays: Sequence[str | os.PathLike] = (),
 ) -> list[Path]:
     """Write the run's ``configs/`` (and ``docs/README.md``): the source bundle's, with the settings written in.
 
     Every top-level key of ``inference.json`` / ``evaluate.json`` that the settings name takes the settings' value;
-    ``checkpoint`` points at ``models/model.pt``. ``metadata.json`` gains ``medtranslate_training`` (the settings, the
-    source bundle, the medtranslate version and the date).
+    ``checkpoint`` points at ``models/model.pt``. A variant config the run was trained with (``overlays``, e.g.
+    ``variants/unet.json``) first gives the inference configs its network definitions and the keys they refer to.
+    ``metadata.json`` gains ``medtranslate_training`` (the settings, the source bundle, the variants, the
+    medtranslate version and the date).
 
     Args:
         source: the bundle folder the run was started from (holding ``configs/``).
         dest: the run's output folder (the new bundle's root).
         settings: config key -> value, plain data.
         files: the names in ``configs/`` to write (missing ones are skipped).
+        overlays: variant config files merged over ``train.json`` for this run.
 
     Returns:
         The files written.
@@ -172,6 +186,12 @@ def write_bundle_configs(
     if not src.is_dir():
         raise InputError(src, "the bundle that was trained has no configs folder to copy")
     settings = plain_settings(settings)
+    extra = []
+    for overlay in overlays:
+        try:
+            extra.append(json.loads(Path(overlay).read_text()))
+        except (OSError, ValueError) as e:
+            raise InputError(overlay, f"cannot read this variant config ({e})") from e
     written = []
     for name in files:
         path = src / name
@@ -183,12 +203,13 @@ def write_bundle_configs(
             meta["medtranslate_training"] = {
                 "settings": settings,
                 "source_bundle": os.path.abspath(Path(source)),
+                "variants": [Path(o).name for o in overlays],
                 "medtranslate": __version__,
                 "written_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             }
             _write_text(out, json.dumps(meta, indent=4) + "\n")
         elif name.endswith(".json") and name != "meta_schema.json":
-            config = _config_with_settings(json.loads(path.read_text()), settings)
+            config = _config_with_settings(json.loads(path.read_text()), settings, extra)
             _write_text(out, json.dumps(config, indent=4) + "\n")
         else:
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,8 @@ class BundleExportHandler:
             command-line overrides are included).
         network_keys: the checkpoint keys of the networks to ship; default every network of the trainer except the
             discriminators (keys starting with ``d_`` or ``discriminator``).
+        overlays: variant config files merged over ``train.json`` that change the networks (``bundle_overlays``,
+            e.g. ``variants/unet.json``): their network definitions go into the run's inference configs.
     """
 
     def __init__(
@@ -40,10 +42,12 @@ class BundleExportHandler:
         output_dir: str | os.PathLike,
         settings: Mapping[str, Any],
         network_keys: Sequence[str] | None = None,
+        overlays: Sequence[str | os.PathLike] = (),
     ) -> None:
         self.bundle_root, self.output_dir = Path(bundle_root), Path(output_dir)
         self.settings = plain_settings(settings)
         self.network_keys = None if network_keys is None else list(network_keys)
+        self.overlays = [Path(o) for o in overlays]
 
     def attach(self, engine: Any) -> None:
         """Register the settings with the trainer's checkpoints and the writers on its events.
@@ -76,7 +80,7 @@ class BundleExportHandler:
         """
         if not is_main_process():
             return []
-        return write_bundle_configs(self.bundle_root, self.output_dir, self.settings)
+        return write_bundle_configs(self.bundle_root, self.output_dir, self.settings, overlays=self.overlays)
 
     def _networks(self, engine: Any) -> dict[str, Any]:
         nets = engine.checkpoint_networks()
