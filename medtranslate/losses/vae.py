@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -82,18 +84,31 @@ class VAELoss(nn.Module):
             return rec_term, kl_term
 
     def forward(
-        self, reconstruction: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+        self,
+        reconstruction: torch.Tensor | Sequence[torch.Tensor],
+        target: torch.Tensor,
+        mu: torch.Tensor | None = None,
+        logvar: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Compute ``reconstruction_term + beta * kl_term``.
 
         Args:
-            reconstruction: decoder output (logits for ``"bce"``), shape ``(B, C, *spatial)``.
+            reconstruction: decoder output (logits for ``"bce"``), shape ``(B, C, *spatial)``; or the VAE's whole
+                output ``(reconstruction, mu, logvar[, z])``, as a supervised trainer passes it (then ``mu`` and
+                ``logvar`` are taken from it).
             target: the input image, same shape.
             mu: posterior means, shape ``(B, latent)``.
             logvar: posterior log-variances, shape ``(B, latent)``.
 
         Returns:
             The scalar loss, float32.
+
+        Raises:
+            ValueError: when ``mu`` / ``logvar`` are neither given nor part of ``reconstruction``.
         """
+        if isinstance(reconstruction, (tuple, list)):
+            reconstruction, mu, logvar = reconstruction[:3]
+        if mu is None or logvar is None:
+            raise ValueError("VAELoss needs mu and logvar (or the VAE output tuple as its first argument)")
         rec_term, kl_term = self.terms(reconstruction, target, mu, logvar)
         return rec_term + self.beta * kl_term

@@ -6,7 +6,7 @@ See docs/bundles/ct2mri.md and docs/inference.md.
 from __future__ import annotations
 
 from medtranslate.transforms.augment import RandEnFaceZoomd
-from medtranslate.transforms.checks import ModalityCheck, VolumeCheck, dicom_modality
+from medtranslate.transforms.checks import ModalityCheck, UpscaleCheck, VesselMapCheck, VolumeCheck, dicom_modality
 from medtranslate.transforms.intensity import (
     CT_FULL_RANGE,
     HUWindow,
@@ -18,12 +18,19 @@ from medtranslate.transforms.intensity import (
     ScaleRanged,
 )
 from medtranslate.transforms.io import LoadVolumed
+from medtranslate.transforms.resolution import Downscale, Downscaled, downscale, upscale_interpolated
 from medtranslate.transforms.slices import Checkd, RandForegroundSliced, foreground_fractions, foreground_slices
 
 __all__ = [
     "RandEnFaceZoomd",
     "ModalityCheck",
     "VolumeCheck",
+    "UpscaleCheck",
+    "VesselMapCheck",
+    "Downscale",
+    "Downscaled",
+    "downscale",
+    "upscale_interpolated",
     "dicom_modality",
     "CT_FULL_RANGE",
     "HUWindow",

@@ -17,7 +17,7 @@ import torch
 
 from medtranslate.errors import ConfigError, InputError
 
-__all__ = ["VolumeCheck", "ModalityCheck", "dicom_modality"]
+__all__ = ["VolumeCheck", "ModalityCheck", "UpscaleCheck", "VesselMapCheck", "dicom_modality"]
 
 _CT_AIR_BELOW = -500.0  # a CT of a head or body always holds air (-1000 HU); MR and unscaled CT never go this low
 
@@ -189,5 +189,78 @@ class ModalityCheck(VolumeCheck):
         elif not is_dicom and lo < _CT_AIR_BELOW:
             warnings.append(
                 f"{where}values reach {lo:g}, which looks like CT in Hounsfield units, not MR; check the direction"
+            )
+        return warnings
+
+
+class UpscaleCheck(VolumeCheck):
+    """Input of a super-resolution network: the channel count (RGB for fundus photographs) and an output size limit.
+
+    Args:
+        channels: channels the network takes (3: RGB).
+        scale: the network's upscaling factor.
+        max_output_size: largest accepted output side in pixels (the result of a 4000-pixel photograph x 2 would
+            need gigabytes); ``None`` or 0 for no limit.
+        kwargs: other :class:`VolumeCheck` arguments.
+    """
+
+    def __init__(self, channels: int = 3, scale: int = 2, max_output_size: int | None = 4096, **kwargs: Any) -> None:
+        kwargs.setdefault("spatial_dims", (2,))
+        super().__init__(channels=channels, **kwargs)
+        self.scale = int(scale)
+        self.max_output_size = int(max_output_size) if max_output_size else None
+
+    def __call__(self, image: Any, name: str | None = None) -> list[str]:
+        """Check ``image`` (channel first).
+
+        Args:
+            image: ``(C, H, W)``.
+            name: the file, for the error message.
+
+        Raises:
+            InputError: for another channel count (e.g. a grayscale image where RGB is needed) or a too large result.
+        """
+        if self.channels == 3 and int(image.shape[0]) != 3 and len(image.shape) == 3:
+            raise InputError(name, f"is not an RGB image ({int(image.shape[0])} channel(s)); the upscaler takes RGB")
+        warnings = super().__call__(image, name)
+        out = [int(s) * self.scale for s in image.shape[1:]]
+        if self.max_output_size and max(out) > self.max_output_size:
+            raise InputError(
+                name,
+                f"upscaling x{self.scale} would give {' x '.join(map(str, out))} pixels, above the limit of "
+                f"{self.max_output_size} per side (set max_output_size to allow it)",
+            )
+        return warnings
+
+
+class VesselMapCheck(VolumeCheck):
+    """A binary, single-channel vessel map (the input of the vessel -> fundus generator and of the VAE).
+
+    Args:
+        kwargs: :class:`VolumeCheck` arguments (``channels`` is 1).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("spatial_dims", (2,))
+        kwargs["channels"] = 1
+        super().__init__(**kwargs)
+
+    def __call__(self, image: Any, name: str | None = None) -> list[str]:
+        """Check ``image`` (channel first).
+
+        Args:
+            image: ``(1, H, W)`` with two values at most (0 and 1, or 0 and 255).
+            name: the file, for the error message.
+
+        Raises:
+            InputError: for several channels or more than two distinct values.
+        """
+        if len(image.shape) == 3 and int(image.shape[0]) != 1:
+            raise InputError(name, f"is not a single-channel vessel map ({int(image.shape[0])} channels)")
+        warnings = super().__call__(image, name)
+        values = torch.unique(torch.as_tensor(np.asarray(image)))
+        if values.numel() > 2:
+            raise InputError(
+                name, f"is not a binary vessel map ({values.numel()} distinct values; expected background and vessel)"
             )
         return warnings
