@@ -67,6 +67,8 @@ class VolumeTranslator:
         padding_cval: fill value of "constant" padding, -1 = background in the network's [-1, 1] range.
         progress: show a tqdm bar over the windows.
         oom_fallback: on CUDA out-of-memory, retry with CPU stitching, then with halved ``sw_batch_size``.
+        output_scale: spatial factor between the network's output and input windows (2 for a x2 super-resolution
+            network such as EDSR; MONAI stitches zoomed windows itself); the output's affine is scaled to match.
 
     Raises:
         ConfigError: on invalid settings.
@@ -87,7 +89,11 @@ class VolumeTranslator:
         padding_cval: float = -1.0,
         progress: bool = False,
         oom_fallback: bool = True,
+        output_scale: int = 1,
     ) -> None:
+        if int(output_scale) < 1:
+            raise ConfigError(None, f"output_scale must be a positive integer, got {output_scale}")
+        self.output_scale = int(output_scale)
         self.roi_size = tuple(int(r) for r in (roi_size if isinstance(roi_size, Sequence) else (roi_size,)))
         if not self.roi_size:
             raise ConfigError(None, "roi_size must have one entry per spatial axis")
@@ -156,7 +162,7 @@ class VolumeTranslator:
                 y = network(x)
             if not isinstance(y, torch.Tensor):
                 raise ConfigError(None, f"the network must return one tensor, it returned {type(y).__name__}")
-            if y.shape[0] != x.shape[0] or y.shape[2:] != x.shape[2:]:
+            if y.shape[0] != x.shape[0] or tuple(y.shape[2:]) != tuple(s * self.output_scale for s in x.shape[2:]):
                 raise ConfigError(
                     None,
                     f"the network maps a {tuple(x.shape[2:])} window to {tuple(y.shape[2:])}: choose a roi_size that "
@@ -204,8 +210,8 @@ class VolumeTranslator:
         finally:
             if was_training:
                 network.train()
-        y = crop_back(y, pads)
-        return self._restore(y, volume, unbatch, kind)
+        y = crop_back(y, [(before * self.output_scale, after * self.output_scale) for before, after in pads])
+        return self._restore(y, volume, unbatch, kind, self.output_scale)
 
     def _run(self, network: Callable, x: torch.Tensor, sw_device: torch.device, stitch: torch.device) -> torch.Tensor:
         # Own retry instead of SlidingWindowInfererAdapt: that class adapts only when the whole input volume sits on
@@ -253,12 +259,20 @@ class VolumeTranslator:
         return t, unbatch, kind
 
     @staticmethod
-    def _restore(y: torch.Tensor, volume: Any, unbatch: bool, kind: str) -> Any:
+    def _restore(y: torch.Tensor, volume: Any, unbatch: bool, kind: str, scale: int = 1) -> Any:
         y = y[0] if unbatch else y
         if kind == "numpy":
             return y.cpu().numpy()
         if kind == "meta":
-            return MetaTensor(y, meta=dict(volume.meta), applied_operations=list(volume.applied_operations))
+            meta = dict(volume.meta)
+            if scale != 1 and "affine" in meta:  # smaller voxels, same corner (voxel centres shift by half a voxel)
+                affine = torch.as_tensor(meta["affine"], dtype=torch.float64).clone()
+                nsp = affine.shape[0] - 1
+                half = torch.full((nsp,), (1.0 / scale - 1.0) / 2.0, dtype=torch.float64)
+                affine[:nsp, nsp] = affine[:nsp, nsp] + affine[:nsp, :nsp] @ half
+                affine[:nsp, :nsp] = affine[:nsp, :nsp] / scale
+                meta["affine"] = affine
+            return MetaTensor(y, meta=meta, applied_operations=list(volume.applied_operations))
         return y
 
 

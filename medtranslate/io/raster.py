@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from medtranslate.errors import InputError, OutputError
 from medtranslate.io.validate import to_metatensor
@@ -99,13 +101,14 @@ def to_display_integers(array: np.ndarray, path: Path, max_bits: int) -> np.ndar
     return np.round(np.clip(scaled, 0, top)).astype(np.uint8 if top == 255 else np.uint16)
 
 
-def save_raster(array: np.ndarray, path: Path, fmt: str) -> Path:
+def save_raster(array: np.ndarray, path: Path, fmt: str, text: Mapping[str, str] | None = None) -> Path:
     """Write a 2D ``(C, X, Y)`` image (C = 1 or 3) as PNG (8/16-bit) or JPEG (8-bit, quality 95).
 
     Args:
         array: channel-first 2D data; a 3D array with one slice is accepted.
         path: destination; written atomically.
         fmt: ``"png"`` or ``"jpeg"``.
+        text: PNG text chunks (``tEXt``), e.g. ``{"Description": "SYNTHETIC ..."}``; JPEG ignores them.
 
     Returns:
         The final path.
@@ -128,7 +131,10 @@ def save_raster(array: np.ndarray, path: Path, fmt: str) -> Path:
     img = Image.fromarray(pixels[..., 0] if channels == 1 else pixels)
     with atomic_path(path) as tmp:
         if fmt == "png":
-            img.save(tmp, format="PNG")
+            info = PngInfo()
+            for key, value in (text or {}).items():
+                info.add_text(str(key), str(value))
+            img.save(tmp, format="PNG", pnginfo=info)
         else:
             img.save(tmp, format="JPEG", quality=95)
     return Path(path)

@@ -141,5 +141,6 @@ def save_image(
         descrip = series_description(synthetic, description, source.get("SeriesDescription"), limit=79)
         return format_handler(WRITERS, kind)(array, affine, path, descrip)
     if kind in ("png", "jpeg"):
-        return format_handler(WRITERS, kind)(array, path, kind)
+        text = {"Description": series_description(True, description, None, limit=200)} if synthetic else None
+        return format_handler(WRITERS, kind)(array, path, kind, text)
     return format_handler(WRITERS, kind)(array, affine, path)

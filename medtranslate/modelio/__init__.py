@@ -17,6 +17,7 @@ from medtranslate.modelio.checkpoint import (
     network_state,
     read_checkpoint,
     resolve_checkpoint,
+    stage_checkpoint,
     unwrap,
 )
 
@@ -32,4 +33,5 @@ __all__ = [
     "unwrap",
     "write_bundle_configs",
     "write_bundle_weights",
+    "stage_checkpoint",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "network_state",
     "load_network",
     "unwrap",
+    "stage_checkpoint",
 ]
 
 _NAME = re.compile(r"^(?P<prefix>.+)_(?P<iteration>\d+)\.pt$")
@@ -230,3 +231,23 @@ def atomic_save_torch(obj: Any, final: str | os.PathLike) -> Path:
             f.flush()
             os.fsync(f.fileno())
     return Path(final)
+
+
+def stage_checkpoint(path: str | os.PathLike, stage: str) -> Path:
+    """The checkpoint of one stage of a multi-stage bundle, given the stage's own checkpoint or the training output.
+
+    A multi-stage bundle (fundus_synthesis: ``vae``, ``pix2pix``, ``edsr``) trains each stage into
+    ``<output_dir>/<stage>/checkpoints``; users may pass that folder, a file in it, or ``<output_dir>`` itself.
+
+    Args:
+        path: a checkpoint file, a checkpoint folder, or a training output folder holding ``<stage>/``.
+        stage: the stage name.
+
+    Returns:
+        ``path/<stage>/checkpoints`` or ``path/<stage>`` when one exists, else ``path`` unchanged.
+    """
+    path = Path(path)
+    for candidate in (path / stage / "checkpoints", path / stage):
+        if candidate.is_dir():
+            return candidate
+    return path
