@@ -31,6 +31,7 @@ __all__ = [
     "evaluate",
     "parse_set_options",
     "run_bundle_config",
+    "synthesize",
     "translate",
 ]
 
@@ -49,6 +50,9 @@ OVERRIDES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "datalist": ("datalist", str),
     "device": ("device", str),
     "amp": ("amp", str),
+    "num": ("num", int),
+    "seed": ("seed", int),
+    "overwrite": ("overwrite", bool),
 }
 
 
@@ -333,3 +337,23 @@ def evaluate(args: argparse.Namespace) -> int:
     for row in failed:
         print(f"  failed: {row}")
     return 1 if failed else 0
+
+
+def synthesize(args: argparse.Namespace) -> int:
+    """``medtranslate synthesize``: run the bundle's ``synthesizer`` and print where the pairs went.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0 when every pair was written.
+    """
+    synthesizer = _run(args, "synthesizer")
+    result = getattr(synthesizer, "result", None)
+    if result is None:
+        raise ConfigError(Path(args.bundle) / "configs" / args.config, "its 'synthesizer' did not produce a result")
+    rate = len(result.pairs) / result.seconds if result.seconds > 0 else float("inf")
+    print(
+        f"synthesised {len(result.pairs)} pair(s) into {args.output} ({rate:.2f} pairs/s); manifest: {result.manifest}"
+    )
+    return 0

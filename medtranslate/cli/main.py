@@ -25,6 +25,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("convert", "medtranslate.cli.convert"),
     ("translate", "medtranslate.cli.translate"),
     ("evaluate", "medtranslate.cli.evaluate"),
+    ("synthesize", "medtranslate.cli.synthesize"),
     ("demo", "medtranslate.cli.demo"),
     ("rate", "medtranslate.cli.rate"),
 ]

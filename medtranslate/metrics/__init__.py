@@ -30,8 +30,13 @@ from medtranslate.metrics.similarity import (
     slice_metrics,
     ssim,
 )
+from medtranslate.metrics.vessels import VESSEL_STATISTICS, reference_ssim, summarize_statistics, vessel_statistics
 
 __all__ = [
+    "VESSEL_STATISTICS",
+    "reference_ssim",
+    "summarize_statistics",
+    "vessel_statistics",
     "FeatureNetworkInfo",
     "InceptionFeatureExtractor",
     "default_inception_path",

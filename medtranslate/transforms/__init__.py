@@ -20,6 +20,7 @@ from medtranslate.transforms.intensity import (
 from medtranslate.transforms.io import LoadVolumed
 from medtranslate.transforms.resolution import Downscale, Downscaled, downscale, upscale_interpolated
 from medtranslate.transforms.slices import Checkd, RandForegroundSliced, foreground_fractions, foreground_slices
+from medtranslate.transforms.vessels import VesselDeconvolution, deconvolve_vessels, gaussian_psf
 
 __all__ = [
     "RandEnFaceZoomd",
@@ -27,6 +28,9 @@ __all__ = [
     "VolumeCheck",
     "UpscaleCheck",
     "VesselMapCheck",
+    "VesselDeconvolution",
+    "deconvolve_vessels",
+    "gaussian_psf",
     "Downscale",
     "Downscaled",
     "downscale",

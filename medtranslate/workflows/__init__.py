@@ -2,7 +2,8 @@
 
 :class:`TranslationWorkflow` (``inference.json``, id ``translator``) translates image files and DICOM series;
 :class:`EvaluationWorkflow` (``evaluate.json``, id ``evaluator``) translates a datalist's test split and computes the
-metrics and figures each bundle declares. Workflows sit above io, data, transforms, inferers, metrics and modelio, and
+metrics and figures each bundle declares; :class:`FundusSynthesisWorkflow` (``synthesize.json``, id ``synthesizer``)
+generates fundus image / vessel mask pairs. Workflows sit above io, data, transforms, inferers, metrics and modelio, and
 never import engines (training). See docs/architecture.md.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from medtranslate.workflows.enface import EnFaceProjection
 from medtranslate.workflows.evaluation import EvaluationPass, EvaluationWorkflow, FigureEntry, MetricEntry
+from medtranslate.workflows.synthesis import MANIFEST_NAME, FundusSynthesisWorkflow, SynthesisResult, load_stage
 from medtranslate.workflows.translation import (
     OUTPUT_SUFFIXES,
     TranslatedItem,
@@ -24,6 +26,10 @@ __all__ = [
     "EvaluationPass",
     "EvaluationWorkflow",
     "FigureEntry",
+    "FundusSynthesisWorkflow",
+    "MANIFEST_NAME",
+    "SynthesisResult",
+    "load_stage",
     "MetricEntry",
     "OUTPUT_SUFFIXES",
     "TranslatedItem",
