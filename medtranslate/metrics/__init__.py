@@ -16,7 +16,7 @@ from medtranslate.metrics.fid_kid import (
     kernel_inception_distance,
     polynomial_mmd2_unbiased,
 )
-from medtranslate.metrics.figures import save_panel_figure, save_side_by_side, to_display
+from medtranslate.metrics.figures import save_image_grid, save_panel_figure, save_side_by_side, to_display
 from medtranslate.metrics.inception import FIDInceptionV3, state_dict_from_fid_helper
 from medtranslate.metrics.projection import StackImages, en_face_projection, stack_images, volume_slices
 from medtranslate.metrics.report import flatten_results, to_jsonable, write_report
@@ -33,6 +33,7 @@ from medtranslate.metrics.similarity import (
 from medtranslate.metrics.vessels import VESSEL_STATISTICS, reference_ssim, summarize_statistics, vessel_statistics
 
 __all__ = [
+    "save_image_grid",
     "VESSEL_STATISTICS",
     "reference_ssim",
     "summarize_statistics",

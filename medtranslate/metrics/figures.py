@@ -114,3 +114,43 @@ def save_panel_figure(
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png")
     return out
+
+
+def save_image_grid(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    path: str | os.PathLike,
+    value_ranges: Sequence[tuple[float, float] | None] | None = None,
+    panel_inches: float = 2.6,
+    dpi: int = 100,
+) -> Path:
+    """A grid of grayscale or RGB panels, one titled column per stage (e.g. vessels | denoised | fundus | x2 | real).
+
+    Args:
+        columns: the column titles.
+        rows: one sequence of images per row, one per column (layouts of :func:`to_display`; row 0 at the top).
+        path: destination PNG, written atomically.
+        value_ranges: display range per column; ``None`` entries stretch the 1st-99th percentile.
+        panel_inches: size of each panel in inches.
+        dpi: resolution.
+
+    Returns:
+        The PNG path.
+    """
+    n_rows, n_cols = len(rows), len(columns)
+    fig = Figure(figsize=(panel_inches * n_cols, panel_inches * n_rows + 0.4), dpi=dpi)
+    FigureCanvasAgg(fig)
+    for r, row in enumerate(rows):
+        for c, img in enumerate(row):
+            vr = value_ranges[c] if value_ranges else None
+            panel = to_display(img, vr)
+            ax = fig.add_subplot(n_rows, n_cols, r * n_cols + c + 1)
+            ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+            if r == 0:
+                ax.set_title(columns[c], fontsize=9)
+            ax.set_axis_off()
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 from medtranslate.workflows.enface import EnFaceProjection
 from medtranslate.workflows.evaluation import EvaluationPass, EvaluationWorkflow, FigureEntry, MetricEntry
 from medtranslate.workflows.synthesis import MANIFEST_NAME, FundusSynthesisWorkflow, SynthesisResult, load_stage
+from medtranslate.workflows.synthesis_evaluation import SynthesisEvaluation
 from medtranslate.workflows.translation import (
     OUTPUT_SUFFIXES,
     TranslatedItem,
@@ -29,6 +30,7 @@ __all__ = [
     "FundusSynthesisWorkflow",
     "MANIFEST_NAME",
     "SynthesisResult",
+    "SynthesisEvaluation",
     "load_stage",
     "MetricEntry",
     "OUTPUT_SUFFIXES",

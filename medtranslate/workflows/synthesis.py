@@ -180,7 +180,8 @@ class FundusSynthesisWorkflow:
             raise InputError(self.output_dir, "is a file, not a folder")
         return manifest
 
-    def _load(self) -> None:
+    def load(self) -> None:
+        """Load the three stages' weights (when a checkpoint is set) and put the networks in eval mode on the device."""
         if self.checkpoint is None:
             logger.warning("no checkpoint given: synthesising with the networks' current (possibly untrained) weights")
         else:
@@ -240,7 +241,7 @@ class FundusSynthesisWorkflow:
                 missing.
         """
         manifest_path = self._check_destination()
-        self._load()
+        self.load()
         start = time.perf_counter()
         latent = int(self.vae.latent_size)
         z = torch.randn(self.num, latent, generator=torch.Generator().manual_seed(self.seed))
