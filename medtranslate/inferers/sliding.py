@@ -267,10 +267,10 @@ class VolumeTranslator:
             meta = dict(volume.meta)
             if scale != 1 and "affine" in meta:  # smaller voxels, same corner (voxel centres shift by half a voxel)
                 affine = torch.as_tensor(meta["affine"], dtype=torch.float64).clone()
-                nsp = affine.shape[0] - 1
+                nsp, col = min(y.ndim - (1 if unbatch else 2), affine.shape[0] - 1), affine.shape[0] - 1
                 half = torch.full((nsp,), (1.0 / scale - 1.0) / 2.0, dtype=torch.float64)
-                affine[:nsp, nsp] = affine[:nsp, nsp] + affine[:nsp, :nsp] @ half
-                affine[:nsp, :nsp] = affine[:nsp, :nsp] / scale
+                affine[:, col] = affine[:, col] + affine[:, :nsp] @ half
+                affine[:, :nsp] = affine[:, :nsp] / scale
                 meta["affine"] = affine
             return MetaTensor(y, meta=meta, applied_operations=list(volume.applied_operations))
         return y

@@ -55,3 +55,12 @@ def test_bce_needs_unit_range_targets_and_bad_arguments():
         VAELoss(beta=-1.0)
     with pytest.raises(ValueError, match="differ in shape"):
         VAELoss()(REC, TARGET[:, :, :1], MU, LOGVAR)
+
+
+def test_the_vae_output_tuple_is_accepted_as_a_supervised_trainer_passes_it():
+    rec, target = torch.randn(2, 1, 4, 4), torch.rand(2, 1, 4, 4)
+    mu, logvar = torch.randn(2, 3), torch.randn(2, 3)
+    loss = VAELoss(reconstruction="bce")
+    assert torch.equal(loss((rec, mu, logvar, mu), target), loss(rec, target, mu, logvar))
+    with pytest.raises(ValueError, match="mu and logvar"):
+        loss(rec, target)
