@@ -73,7 +73,8 @@ class EDSR(nn.Module):
         interpolation_skip: add the input upsampled by this interpolation mode (``"bicubic"``; 3D uses
             ``"trilinear"`` for it) to the output, so the network learns only the residual over interpolation (global
             residual learning as in VDSR); ``None`` (default) is the plain EDSR. With few training steps the skip is
-            what lets a small EDSR beat bicubic interpolation at once.
+            what lets a small EDSR beat bicubic interpolation at once. With the skip the tail convolution starts at
+            zero, so the untrained network returns exactly the interpolation.
 
     Raises:
         ValueError: on an unsupported ``scale`` or ``spatial_dims``.
@@ -124,6 +125,9 @@ class EDSR(nn.Module):
             ]
         )
         self.tail = conv(channels, out_channels, kernel_size, padding=pad)
+        if interpolation_skip is not None:  # start at the interpolation: the network learns only the residual
+            nn.init.zeros_(self.tail.weight)
+            nn.init.zeros_(self.tail.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Super-resolve ``x``.

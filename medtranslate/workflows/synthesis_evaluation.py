@@ -12,8 +12,9 @@ input per output, so the protocol of seed 004 lives here, built from the same me
   against the same reference (seed 004: 0.74 for generated vessel maps, 0.78 for real ones);
 - **FID / KID** of the generated fundus images against the real ones (local Inception, nothing downloaded; skipped with
   a note when the network file is missing);
-- **super-resolution** on the held-out (``test``) fundus images: PSNR / SSIM of EDSR x2 and of bicubic interpolation
-  from the same box-downscaled input, against the original.
+- **super-resolution** on the held-out (``test``) fundus images, read at ``scale`` x ``image_size`` (area resizing,
+  never upsampled): PSNR / SSIM of EDSR x2 and of bicubic interpolation from the same box-downscaled input, against
+  that image. Files smaller than ``scale`` x ``image_size`` would make the reference itself an interpolation.
 
 ``metrics.json`` / ``metrics.md`` (the generic report) get a section with the paper's numbers beside ours, and
 ``figure_synthesis.png`` shows sampled vessels | denoised | fundus | fundus x2 | a real image.
@@ -131,10 +132,11 @@ class SynthesisEvaluation:
         self.report_paths: list[Path] = []
         self.failed: list[str] = []
 
-    def _real(self, split: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def _real(self, split: str, scale: int = 1) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         pairs = datalist_split(self.datalist, split, "pairs", missing_ok=split != "training")
-        vessels = [(_load(p["a"], self.image_size, "nearest", 1) > 0).float() for p in pairs]
-        fundus = [_load(p["b"], self.image_size, "area", 3) / 255.0 for p in pairs]
+        size = [s * scale for s in self.image_size]
+        vessels = [(_load(p["a"], size, "nearest", 1) > 0).float() for p in pairs]
+        fundus = [_load(p["b"], size, "area", 3) / 255.0 for p in pairs]
         return vessels, fundus
 
     def _reconstruction(self, vessels: list[torch.Tensor]) -> dict[str, Any]:
@@ -156,11 +158,10 @@ class SynthesisEvaluation:
 
     def _super_resolution(self, fundus: list[torch.Tensor]) -> dict[str, Any]:
         net = self.synthesizer.upscaler
-        hr_size = [s * self.scale for s in self.image_size]
         rows: dict[str, list[float]] = {k: [] for k in ("PSNR EDSR", "PSNR bicubic", "SSIM EDSR", "SSIM bicubic")}
         with torch.inference_mode():
             for f in fundus:
-                hr = _resize(f * 2 - 1, hr_size, "bicubic").clamp(-1, 1)
+                hr = f * 2 - 1  # the real image at the upscaled size (area-resized from the file, never upsampled)
                 lr = downscale(hr, self.scale)
                 sr = net(lr[None].to(self.synthesizer.device)).float().cpu()[0].clamp(-1, 1)
                 bic = upscale_interpolated(lr, self.scale).clamp(-1, 1)
@@ -213,7 +214,7 @@ class SynthesisEvaluation:
         }
         if self.fid:
             results["FID / KID (generated vs real fundus)"] = self._fid(real_fundus, gen_fundus)
-        sr_set = test_fundus or fundus
+        sr_set = self._real("test", self.scale)[1] or self._real("training", self.scale)[1]
         results[f"Super-resolution x{self.scale} ({'test' if test_fundus else 'training'} fundus)"] = (
             self._super_resolution(sr_set)
         )
