@@ -731,7 +731,7 @@ def _fundus_synthesis(ctx: DemoContext) -> dict[str, Any]:
             "disc_channels": 16,
             "disc_layers": 2,
         },
-        "edsr": {"max_epochs": epochs(25), "patches_per_image": 4, "batch_size": 8, "hr_patch": 48, "lr": 5e-4},
+        "edsr": {"max_epochs": epochs(25), "patches_per_image": 4, "batch_size": 8, "hr_patch": 48, "lr": 3e-4},
     }
     summary: dict[str, Any] = {"images": n_images, "network": net, "train_seconds": {}}
     for stage, extra in stages.items():
