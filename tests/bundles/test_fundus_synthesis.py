@@ -222,3 +222,19 @@ def test_synthesize_refusals(trained, tmp_path, capsys):
     assert len(load_datalist(tmp_path / "s" / "manifest.json")["training"]["pairs"]) == 2
     assert _synth(trained, tmp_path / "s2", "--num", "1", "--checkpoint", str(tmp_path / "nothing")) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_evaluate_writes_the_protocol_with_the_paper_beside_ours(trained, tmp_path):
+    args = ["evaluate", "--bundle", str(BUNDLE), "--checkpoint", str(trained["out"])]
+    args += ["--datalist", str(trained["data"] / "datalist.json"), "--output", str(tmp_path), *TINY_SET]
+    assert main([*args, "--set", "num_generated=3", "--set", "fid=false"]) == 0
+    res = json.loads((tmp_path / "metrics.json").read_text())["results"]
+    assert {"density", "skeleton_length", "branch_points"} <= set(res["Vessel statistics: samples, deconvolved"])
+    assert res["Vessel statistics: samples, threshold only"]["density"]["n"] == 3
+    ssim = res["SSIM protocol (one reference)"]
+    assert ssim["generated vessel maps, deconvolved"]["n"] == 3 and ssim["real vessel maps"]["n"] == 2  # ref left out
+    sr = res["Super-resolution x2 (test fundus)"]
+    assert sr["PSNR bicubic"]["units"] == "dB" and sr["PSNR EDSR"]["n"] == 1
+    md = (tmp_path / "metrics.md").read_text()
+    assert "## Seed 004 beside ours" in md and "| 0.74 |" in md and "| 0.78 |" in md
+    assert (tmp_path / "figure_synthesis.png").stat().st_size > 1000
