@@ -39,7 +39,7 @@ def main() -> None:
     out = args.output or Path(tempfile.mkdtemp(prefix="retina_x2_"))
     rgb = data.retina()
     h, w = (s - s % 2 for s in rgb.shape[:2])
-    hr = torch.from_numpy(np.ascontiguousarray(rgb[:h, :w])).permute(2, 0, 1).float()  # (3, H, W) in 0..255
+    hr = torch.from_numpy(np.array(rgb[:h, :w])).permute(2, 0, 1).float()  # (3, H, W) in 0..255
     lr = downscale(hr, 2).round().clamp(0, 255)
     (out / "input").mkdir(parents=True, exist_ok=True)
     Image.fromarray(lr.permute(1, 2, 0).to(torch.uint8).numpy()).save(out / "input" / "retina_half.png")
@@ -65,7 +65,7 @@ def main() -> None:
     )
     if rc != 0:
         raise SystemExit(f"translate failed with exit status {rc}")
-    sr = torch.from_numpy(np.asarray(Image.open(out / "edsr" / "retina_half.png"))).permute(2, 0, 1).float()
+    sr = torch.from_numpy(np.array(Image.open(out / "edsr" / "retina_half.png"))).permute(2, 0, 1).float()
     bicubic = upscale_interpolated(lr, 2).round().clamp(0, 255)
     print(f"retina.jpg {w}x{h}, x2 from {w // 2}x{h // 2} (box-downscaled); metrics on 0..255 against the original")
     for name, x in (("bicubic (baseline)", bicubic), ("EDSR x2 (fundus_synthesis)", sr)):
