@@ -238,3 +238,18 @@ def test_evaluate_writes_the_protocol_with_the_paper_beside_ours(trained, tmp_pa
     md = (tmp_path / "metrics.md").read_text()
     assert "## Seed 004 beside ours" in md and "| 0.74 |" in md and "| 0.78 |" in md
     assert (tmp_path / "figure_synthesis.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_demo_step_leaves_checkpoints_pairs_and_figure(tmp_path):
+    from medtranslate.cli.demo import run_demo
+
+    lines: list[str] = []
+    ctx, _ = run_demo(tmp_path / "demo", quick=True, steps=["samples", "fundus_synthesis"], echo=lines.append)
+    assert ctx.failed == 0
+    root = tmp_path / "demo" / "fundus_synthesis"
+    edsr = [p for p in (root / "train").rglob("checkpoint_*.pt") if "edsr" in str(p.parent)]
+    assert edsr and {p.name for p in (root / "train").iterdir()} >= {"vae", "pix2pix", "edsr"}
+    assert len(load_datalist(root / "synthetic" / "manifest.json")["training"]["pairs"]) == 4
+    assert (root / "evaluation" / "figure_synthesis.png").stat().st_size > 1000
+    assert any("PSNR EDSR" in line and "bicubic" in line for line in lines)
