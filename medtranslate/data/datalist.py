@@ -67,6 +67,8 @@ IMAGE_SUFFIXES: tuple[str, ...] = (
 )
 _DICOM_SUFFIXES = (".dcm", ".ima", ".dicom")
 _PATH_KEYS = {"domain_a": ("image",), "domain_b": ("image",), "pairs": ("a", "b")}
+#: optional paths of an item that are not images of a domain: resolved and checked to exist, nothing more.
+_AUX_PATH_KEYS = {"domain_a": ("ground_truth",), "domain_b": ("ground_truth",), "pairs": ()}
 _ROLE = {("domain_a", "image"): "A", ("domain_b", "image"): "B", ("pairs", "a"): "A", ("pairs", "b"): "B"}
 _MAX_SHOWN = 20  # problems spelled out in the one-line message; all of them are in ConfigError.problems
 
@@ -274,6 +276,12 @@ def _path_problems(data: dict[str, Any], base: Path, check_files: bool) -> list[
     where_role: dict[str, tuple[str, str]] = {}  # real path -> (role A/B, json path)
     pairs_seen: dict[tuple[str, str, str], str] = {}
     for split, domain, i, item in _iter_items(data):
+        for key in _AUX_PATH_KEYS[domain]:
+            raw = item.get(key)
+            if isinstance(raw, str) and raw:
+                item[key] = os.path.abspath(os.path.join(base, os.path.expanduser(raw)))
+                if check_files and not os.path.exists(item[key]):
+                    problems.append(f"$.{split}.{domain}[{i}].{key}: file not found: {raw}")
         reals = []
         for key in _PATH_KEYS[domain]:
             raw = item.get(key)
@@ -549,7 +557,7 @@ def write_datalist(datalist: Mapping[str, Any], path: PathLike, relative: bool =
     data = validate_datalist(datalist, base_dir=base, check_files=False, source=path)
     if relative:
         for _, domain, _, item in _iter_items(data):
-            for key in _PATH_KEYS[domain]:
+            for key in (*_PATH_KEYS[domain], *(k for k in _AUX_PATH_KEYS[domain] if item.get(k))):
                 rel = os.path.relpath(item[key], base)
                 if not rel.startswith(".."):
                     item[key] = Path(rel).as_posix()

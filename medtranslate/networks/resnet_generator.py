@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from monai.networks.blocks import Convolution
+from monai.networks.blocks import Convolution, UpSample
 from monai.networks.layers.factories import Act
 from torch import nn
 
@@ -22,7 +22,10 @@ from medtranslate.networks.utils import (
     same_padding,
 )
 
-__all__ = ["ResNetGenerator", "RESNET_GENERATOR_PRESETS", "resnet_generator_preset"]
+__all__ = ["ResNetGenerator", "RESNET_GENERATOR_PRESETS", "UPSAMPLE_MODES", "resnet_generator_preset"]
+
+#: upsampling layouts of :class:`ResNetGenerator`.
+UPSAMPLE_MODES = ("transposed", "resize")
 
 # seed 000's 3D ResNet-9 with the anisotropic kernels of the authors' code; the depth stride is 1 so a 9-slice stack
 # keeps its 9 slices (9 is not divisible by 2).
@@ -52,7 +55,10 @@ class ResNetGenerator(nn.Module):
     Layout, as in the reference ``ResnetGenerator``: padded ``stem_kernel_size`` conv to ``channels``, norm, ReLU;
     ``num_downsamplings`` 3-wide strided convs (zero padding 1) each doubling the channels, norm, ReLU;
     ``num_res_blocks`` residual blocks; as many 3-wide transposed convs (``output_padding = stride - 1``) halving the
-    channels, norm, ReLU; padded ``final_kernel_size`` conv to ``out_channels`` with bias, and tanh.
+    channels, norm, ReLU (or, with ``upsample="resize"``, nearest-neighbour resizing followed by a 3-wide conv: the
+    remedy of Odena et al. 2016 for the checkerboard artefacts of transposed convs whose kernel does not divide by
+    the stride; its weights are not interchangeable with the reference layout's); padded ``final_kernel_size`` conv to
+    ``out_channels`` with bias, and tanh.
     Convs followed by a non-affine instance norm keep their bias, as in the reference (its parameter counts depend on
     it). Even kernels are padded one more after than before, so the output always has the input's size.
 
@@ -79,6 +85,8 @@ class ResNetGenerator(nn.Module):
             ``"zeros"`` or ``"circular"``.
         act: activation of the hidden layers.
         final_act: output activation; ``"tanh"`` gives images in [-1, 1], ``None`` leaves the output unbounded.
+        upsample: ``"transposed"`` (reference: 3-wide transposed convs) or ``"resize"`` (nearest-neighbour resize
+            by the stride, then a 3-wide conv; no checkerboard, used by the demo's small models).
 
     Raises:
         ValueError: for a bad argument. ``forward`` raises it when an input size is not divisible by the total
@@ -102,13 +110,17 @@ class ResNetGenerator(nn.Module):
         padding_mode: str = "reflect",
         act: str | tuple | None = "relu",
         final_act: str | tuple | None = "tanh",
+        upsample: str = "transposed",
     ) -> None:
         super().__init__()
         if spatial_dims not in (1, 2, 3):
             raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
         if num_downsamplings < 0 or num_res_blocks < 0 or channels < 1:
             raise ValueError("channels must be positive and num_downsamplings, num_res_blocks non-negative")
+        if upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {upsample!r}")
         self.spatial_dims = spatial_dims
+        self.upsample = upsample
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.strides = per_item(strides, num_downsamplings, spatial_dims, "strides") if num_downsamplings else ()
@@ -139,8 +151,21 @@ class ResNetGenerator(nn.Module):
                 for _ in range(num_res_blocks)
             ]
         )
-        up = []
+        up: list[nn.Module] = []
         for st in reversed(self.strides):
+            if upsample == "resize":
+                resize = UpSample(
+                    spatial_dims,
+                    scale_factor=st,
+                    mode="nontrainable",
+                    pre_conv=None,
+                    interp_mode="nearest",
+                    align_corners=None,
+                )
+                conv = Convolution(spatial_dims, ch, ch // 2, kernel_size=3, padding=1, norm=norm, act=act, bias=bias)
+                up.append(nn.Sequential(resize, conv))
+                ch //= 2
+                continue
             up.append(
                 Convolution(
                     spatial_dims,

@@ -178,3 +178,18 @@ def test_datalist_split(tree: Path):
         datalist_split(data, "train", "domain_a")
     with pytest.raises(ConfigError, match="unknown domain 'a'"):
         datalist_split(data, "training", "a")
+
+
+def test_ground_truth_paths_resolve_and_must_exist(tmp_path):
+    from medtranslate.data.datalist import validate_datalist, write_datalist
+
+    (tmp_path / "img.nii.gz").write_bytes(b"x")
+    (tmp_path / "gt.nii.gz").write_bytes(b"x")
+    data = {"training": {"domain_a": [{"image": "img.nii.gz", "ground_truth": "gt.nii.gz"}]}}
+    resolved = validate_datalist(data, base_dir=tmp_path)
+    assert resolved["training"]["domain_a"][0]["ground_truth"] == str(tmp_path / "gt.nii.gz")
+    written = write_datalist(resolved, tmp_path / "datalist.json")
+    assert '"ground_truth": "gt.nii.gz"' in written.read_text()  # stored relative, like the images
+    missing = {"training": {"domain_a": [{"image": "img.nii.gz", "ground_truth": "nope.nii.gz"}]}}
+    with pytest.raises(ConfigError, match=r"domain_a\[0\]\.ground_truth: file not found: nope.nii.gz"):
+        validate_datalist(missing, base_dir=tmp_path)

@@ -32,6 +32,17 @@ def test_demo_quick_end_to_end(tmp_path: Path, capsys):
     assert "identical values and geometry" in printed
     assert len(list((out / "nifti_from_tiff").glob("*.nii.gz"))) == 2
     assert steps["tiff_to_nifti"]["converted"] == 2
+    # structure recovery against the generators' ground truth, each beside its identity baseline, and what was used
+    vessels = steps["oct2confocal_translate"]["structure"]
+    assert set(vessels["test"]["mean"]) == {"vessel_dice", "identity_vessel_dice", "oct_shadow_dice"}
+    assert vessels["test"]["mean"]["oct_shadow_dice"] > vessels["test"]["mean"]["identity_vessel_dice"]
+    assert "vessel Dice, red channel vs the eye's vessel tree (test, 1 eye(s))" in printed
+    ct = steps["ct2mri"]["structure"]
+    assert 0 < ct["identity_ssim_ct_vs_mr"] < 1 and -1 <= ct["ssim_vs_paired_mr"] <= 1
+    assert "CT->MR SSIM vs the paired MR phantom" in printed and "identity, the CT itself" in printed
+    for name in ("oct2confocal_train", "ct2mri"):
+        assert steps[name]["used"] == "training in the demo (no shipped weights)"
+        assert steps[name]["amp"] in ("bf16", "none")
     assert not list(out.rglob("*.mt-tmp*"))
 
 

@@ -96,3 +96,24 @@ def test_bad_arguments(tmp_path: Path):
         write_sample_dataset(tmp_path, "xray")
     with pytest.raises(ConfigError, match="n must be at least 1"):
         write_sample_dataset(tmp_path, "fundus", n=0)
+
+
+def test_oct_items_carry_their_vessel_tree_as_ground_truth(tmp_path: Path):
+    from medtranslate.data.samples import oct_volume
+    from medtranslate.metrics.projection import en_face_projection
+    from medtranslate.metrics.structure import vessel_dice
+
+    path = write_sample_dataset(tmp_path, "oct_confocal", n=2, seed=0, shape=(24, 48, 48))
+    raw = json.loads(path.read_text())
+    items = [i for s in ("training", "test") for i in raw.get(s, {}).get("domain_a", [])]
+    assert all(i["ground_truth"].startswith("vessels/") for i in items)  # relative, beside the images
+    assert not any("ground_truth" in i for s in ("training", "test") for i in raw.get(s, {}).get("domain_b", []))
+    item = datalist_split(load_datalist(path), "training", "domain_a")[0]
+    oct_image, mask = _read(item["image"]), _read(item["ground_truth"])
+    assert mask.shape == oct_image.shape[1:] and set(np.unique(mask)) == {0, 1}
+    # it is the tree that casts the OCT's shadows: the dark structure of the en-face projection matches it
+    assert vessel_dice(en_face_projection(oct_image.astype(np.float32), axis=0), mask, invert=True) > 0.7
+    img, vessels = oct_volume((24, 48, 48), 5, return_vessels=True)
+    img2, bounds, vessels2 = oct_volume((24, 48, 48), 5, return_layers=True, return_vessels=True)
+    assert np.array_equal(img, img2) and np.array_equal(vessels, vessels2) and vessels.dtype == bool
+    assert bounds.shape[1:] == vessels.shape == (48, 48)

@@ -224,3 +224,30 @@ def test_argument_helpers():
     assert per_item([(1, 2, 2), 2], 2, 3, "s") == ((1, 2, 2), (2, 2, 2))
     with pytest.raises(ValueError, match="one per layer"):
         per_item([(1, 2, 2)], 2, 3, "s")
+
+
+@pytest.mark.parametrize("spatial_dims,strides,shape", [(2, 2, (1, 1, 32, 32)), (3, (1, 2, 2), (1, 1, 9, 32, 32))])
+def test_resnet_resize_upsampling_has_no_checkerboard(spatial_dims, strides, shape):
+    kwargs = {"channels": 4, "num_downsamplings": 2, "num_res_blocks": 1, "strides": strides, "norm": None}
+    low = (1, 16, *shape[2:-2], 8, 8)  # what the upsampling path receives: 4 * 2**2 channels, a quarter in-plane
+
+    def interior_variation(net: ResNetGenerator) -> float:
+        # all-ones weights on a constant input: a stride-2, 3-wide transposed conv answers with a periodic
+        # (checkerboard) pattern; nearest resize + conv stays constant away from the borders
+        with torch.no_grad():
+            for m in net.up.modules():
+                if hasattr(m, "weight") and m.weight is not None:
+                    m.weight.fill_(1.0)
+                    if m.bias is not None:
+                        m.bias.zero_()
+            y = net.up(torch.ones(low))
+        inner = y[..., 4:-4, 4:-4] if spatial_dims == 2 else y[..., 2:-2, 4:-4, 4:-4]
+        return float(inner.std() / inner.mean())
+
+    resize = ResNetGenerator(spatial_dims, 1, 1, upsample="resize", **kwargs)
+    assert resize(torch.randn(shape)).shape == shape
+    assert not any(isinstance(m, torch.nn.modules.conv._ConvTransposeNd) for m in resize.modules())
+    transposed = ResNetGenerator(spatial_dims, 1, 1, upsample="transposed", **kwargs)
+    assert interior_variation(resize) < 1e-6 < 0.1 < interior_variation(transposed)
+    with pytest.raises(ValueError, match="upsample must be one of"):
+        ResNetGenerator(spatial_dims, 1, 1, upsample="pixelshuffle", **kwargs)

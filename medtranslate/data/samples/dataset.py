@@ -19,7 +19,7 @@ from medtranslate.data.samples.oct import oct_volume
 from medtranslate.errors import ConfigError
 from medtranslate.utils.atomic import atomic_path
 
-__all__ = ["SAMPLE_KINDS", "DEFAULT_SHAPES", "OCT_FOV_MM", "CONFOCAL_FOV_UM", "write_sample_dataset"]
+__all__ = ["SAMPLE_KINDS", "DEFAULT_SHAPES", "OCT_FOV_MM", "CONFOCAL_FOV_UM", "VESSEL_MASK_DIR", "write_sample_dataset"]
 
 #: The data sets :func:`write_sample_dataset` can write: (domain A, domain B, paired).
 SAMPLE_KINDS: dict[str, tuple[str, str, bool]] = {
@@ -38,6 +38,8 @@ OCT_FOV_MM: tuple[float, float, float] = (0.6, 1.2, 1.2)
 #: Confocal lateral field of view in micrometres; the z-step is 1.5 lateral pixels.
 CONFOCAL_FOV_UM: float = 390.0
 CONFOCAL_SLICES = 9
+#: Sub-folder of an ``oct_confocal`` data set holding each OCT eye's vessel mask (its datalist ``ground_truth``).
+VESSEL_MASK_DIR = "vessels"
 
 
 def _item_seed(seed: int, kind: str, domain: int, index: int) -> int:
@@ -76,7 +78,7 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def _ct_mr(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Path]:
+def _ct_mr(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Path, dict[str, Path]]:
     s = _item_seed(seed, "ct_mr", 0, i)  # one seed per subject: the CT and the MR share its anatomy
     affine = head_affine(shape)
     ct = np.round(ct_head(shape, s)).astype(np.int16)
@@ -84,31 +86,37 @@ def _ct_mr(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Pa
     a, b = out / "ct" / f"subject_{i:03d}.nii.gz", out / "mr" / f"subject_{i:03d}.nii.gz"
     _write_nifti(ct, affine, a, f"medtranslate sample CT phantom (HU) seed {s}")
     _write_nifti(mr, affine, b, f"medtranslate sample T1 MR phantom seed {s}")
-    return a, b
+    return a, b, {}  # the ground truth of a CT is its paired MR (the datalist's pairs)
 
 
-def _oct_confocal(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Path]:
+def _oct_confocal(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Path, dict[str, Path]]:
     d, h, w = shape
     s_oct, s_conf = _item_seed(seed, "oct_confocal", 0, i), _item_seed(seed, "oct_confocal", 1, i)
     affine = np.diag([*(f / n for f, n in zip(OCT_FOV_MM, shape)), 1.0])
     desc = f"medtranslate sample OCT (depth, H, W) seed {s_oct}"
     a, b = out / "oct" / f"eye_{i:03d}.nii.gz", out / "confocal" / f"flatmount_{i:03d}.tif"
-    _write_nifti(_to_uint8(oct_volume(shape, s_oct)), affine, a, desc)
+    oct_image, vessels = oct_volume(shape, s_oct, return_vessels=True)
+    _write_nifti(_to_uint8(oct_image), affine, a, desc)
+    # the eye's vessel tree on the OCT's en-face grid (H, W): the ground truth of an en-face view of its translation
+    en_face = np.diag([*(f / n for f, n in zip(OCT_FOV_MM[1:], shape[1:])), 1.0, 1.0])
+    truth = out / VESSEL_MASK_DIR / f"eye_{i:03d}.nii.gz"
+    _write_nifti(vessels.astype(np.uint8), en_face, truth, f"vessel mask (H, W) of the sample OCT seed {s_oct}")
     stack = _to_uint8(confocal_stack((CONFOCAL_SLICES, h, w), s_conf))
     px = CONFOCAL_FOV_UM / max(h, w)
     _write_tiff_rgb(stack, b, px, 1.5 * px)
-    return a, b
+    return a, b, {"ground_truth": truth}
 
 
-def _fundus(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Path]:
+def _fundus(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Path, dict[str, Path]]:
     image, mask = fundus_image(shape, _item_seed(seed, "fundus", 0, i))
     a, b = out / "vessels" / f"eye_{i:03d}.png", out / "fundus" / f"eye_{i:03d}.png"
     _write_png(mask.astype(np.uint8) * 255, a)
     _write_png(_to_uint8(image), b)
-    return a, b
+    return a, b, {}
 
 
-_WRITERS: dict[str, Callable[[Path, int, int, Sequence[int]], tuple[Path, Path]]] = {
+#: kind -> writer of item i: ``(image A, image B, extra keys of A's datalist item)``.
+_WRITERS: dict[str, Callable[[Path, int, int, Sequence[int]], tuple[Path, Path, dict[str, Path]]]] = {
     "ct_mr": _ct_mr,
     "oct_confocal": _oct_confocal,
     "fundus": _fundus,
@@ -128,10 +136,11 @@ def write_sample_dataset(
     Kinds (see :data:`SAMPLE_KINDS`):
 
     - ``"ct_mr"``: ``ct/subject_NNN.nii.gz`` (int16 HU) and ``mr/subject_NNN.nii.gz`` (int16 T1) of the same anatomy,
-      RAS affine; listed as unpaired domains and as pairs.
+      RAS affine; listed as unpaired domains and as pairs (the MR of the same subject is a CT's ground truth).
     - ``"oct_confocal"``: ``oct/eye_NNN.nii.gz`` (uint8 log-scaled OCT, array ``(depth, H, W)``) and
       ``confocal/flatmount_NNN.tif`` (uint8 RGB ImageJ stack ``(Z, Y, X, S)`` in micrometres) from different animals:
-      unpaired only.
+      unpaired only. Each OCT item's ``ground_truth`` is ``vessels/eye_NNN.nii.gz``, the eye's en-face vessel mask
+      (uint8 0/1, array ``(H, W)`` on the OCT's lateral grid): what the red channel of its translation should show.
     - ``"fundus"``: ``vessels/eye_NNN.png`` (0/255 vessel mask) and ``fundus/eye_NNN.png`` (RGB); pairs for
       vessel-map -> fundus translation.
 
@@ -162,8 +171,8 @@ def write_sample_dataset(
     written = [_WRITERS[kind](out, i, seed, shape) for i in range(int(n))]
     modality_a, modality_b, paired = SAMPLE_KINDS[kind]
     datalist = make_datalist(  # from the files written now, not a folder scan: older files there are not listed
-        [a for a, _ in written],
-        [b for _, b in written],
+        [a for a, _, _ in written],
+        [b for _, b, _ in written],
         paired=paired,
         split=split,
         seed=seed,
@@ -175,4 +184,8 @@ def write_sample_dataset(
         modality_a=modality_a,
         modality_b=modality_b,
     )
+    extras = {str(a.absolute()): {k: str(v.absolute()) for k, v in e.items()} for a, _, e in written}
+    for split in ("training", "validation", "test"):
+        for item in datalist.get(split, {}).get("domain_a", []):
+            item.update(extras.get(str(Path(item["image"]).absolute()), {}))
     return write_datalist(datalist, out / "datalist.json")

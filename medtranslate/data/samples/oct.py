@@ -43,7 +43,8 @@ def oct_volume(
     seed: int = 0,
     speckle_kind: str = "rayleigh",
     return_layers: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    return_vessels: bool = False,
+) -> np.ndarray | tuple[np.ndarray, ...]:
     """A log-scaled OCT volume of a retina centred on the optic disc (as seed 000's mouse OCT).
 
     What it models, along depth (axis 0, the A-scan): dark vitreous; the retinal layers of :data:`OCT_LAYERS` as
@@ -57,11 +58,13 @@ def oct_volume(
         seed: non-negative seed; the same seed gives the same volume.
         speckle_kind: ``"rayleigh"`` (fully developed speckle), ``"gamma"`` or ``"none"``.
         return_layers: also return the layer boundaries.
+        return_vessels: also return the eye's vessel tree: the ground truth of what an en-face view should show.
 
     Returns:
         float32 ``(D, H, W)`` in ``[0, 1]``; with ``return_layers``, also ``boundaries``: float32
         ``(len(OCT_LAYERS) + 1, H, W)``, the depth (in voxels, increasing) of the top of each layer and the bottom of
-        the last one.
+        the last one; with ``return_vessels``, last, the bool ``(H, W)`` en-face vessel mask (the vessels' coverage
+        >= 0.5, the same tree that draws the lumens and shadows).
     """
     d, h, w = check_shape(shape, 3, 16, "oct_volume")
     rng = rng_for(seed, 0, 0)
@@ -131,4 +134,7 @@ def oct_volume(
     floor = speckle(np.full(refl.shape, 0.015, np.float32), noise_rng, kind=floor_kind)
     img = np.log1p(20.0 * (signal + floor)) / math.log1p(20.0 * 1.2)
     img = np.clip(img, 0.0, 1.0).astype(np.float32)
-    return (img, bounds) if return_layers else img
+    out = (img, bounds) if return_layers else (img,)
+    if return_vessels:
+        out = (*out, vessel >= 0.5)
+    return out if len(out) > 1 else img

@@ -1,0 +1,204 @@
+"""How fast the demo's models learn the structure their ground truth knows: metric curves, and the iterations and CPU
+seconds to reach the targets of issue #10.
+
+For each trainer a bundle uses, this builds the trainer exactly as ``medtranslate demo`` does (``train.json`` with the
+demo's overrides: :func:`medtranslate.cli.demo.oct2confocal_train_overrides` and
+:func:`medtranslate.cli.demo.ct2mri_train_overrides`) on the demo's full-size sample data, trains it, and every
+``--every`` iterations scores the test items against the ground truth the sample generators wrote:
+
+- ``oct2confocal`` (3D CycleGAN): vessel Dice of the synthetic confocal red channel's en-face mean projection (Otsu)
+  against the eye's vessel tree; target >= 0.7.
+- ``ct2mri`` (2D CycleGAN): SSIM of the synthetic MR against the paired MR phantom (target >= 0.75) and cycle SSIM
+  CT -> MR -> CT (target >= 0.9).
+
+The identity baseline (the input untouched) is printed first. CPU seconds are the process's CPU time spent training
+(evaluation excluded); with ``--amp both`` the fp32 and bf16 curves are printed side by side (issue #16: bf16 should
+reach the same structure metrics within a stated tolerance). The machine is shared: compare rows of one run.
+
+    .venv/bin/python benchmarks/learning.py [--tasks oct2confocal,ct2mri] [--amp bf16|none|both] [--threads 2]
+        [--iterations N] [--every 50] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from ignite.engine import Events
+from monai.bundle import ConfigWorkflow
+from monai.inferers import sliding_window_inference
+
+from medtranslate.cli.demo import (
+    DEMO_ITERATIONS,
+    FULL,
+    ct2mri_train_overrides,
+    oct2confocal_train_overrides,
+    oct_depth_range,
+)
+from medtranslate.data import datalist_split
+from medtranslate.data.samples import write_sample_dataset
+from medtranslate.io import load_image
+from medtranslate.metrics.projection import en_face_projection
+from medtranslate.metrics.structure import foreground_slices, paired_ssim, stack_vessel_dice, vessel_dice
+from medtranslate.transforms import HUWindow, PercentileNormalize
+
+BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
+TARGETS = {"oct2confocal": {"vessel_dice": 0.7}, "ct2mri": {"ssim_vs_mr": 0.75, "cycle_ssim": 0.9}}
+
+
+def _oct_scorer(datalist: Path) -> tuple[dict[str, float], Any]:
+    start, stop = oct_depth_range(False)
+    items = []
+    for item in datalist_split(datalist, "test", "domain_a"):
+        oct_slab = load_image(item["image"])[:, start:stop].float()
+        items.append((oct_slab / 127.5 - 1.0, load_image(item["ground_truth"])[0] > 0))
+    identity = {
+        "vessel_dice": sum(vessel_dice(en_face_projection(x[0], axis=0), v) for x, v in items) / len(items),
+        "oct_shadow_dice": sum(vessel_dice(en_face_projection(x[0], axis=0), v, invert=True) for x, v in items)
+        / len(items),
+    }
+
+    def score(networks: dict[str, torch.nn.Module]) -> dict[str, float]:
+        g = networks["g_ab"]
+        dice = []
+        for x, vessels in items:
+            roi = (9, *x.shape[-2:])
+            y = sliding_window_inference(x[None], roi, 1, g, overlap=0.5, mode="gaussian")[0]
+            dice.append(stack_vessel_dice((y + 1) / 2, vessels, depth_axis=0, channel=0))
+        return {"vessel_dice": sum(dice) / len(dice)}
+
+    return identity, score
+
+
+def _ct_scorer(datalist: Path, hu_window: list[int]) -> tuple[dict[str, float], Any]:
+    pairs = []
+    for pair in datalist_split(datalist, "test", "pairs"):
+        ct = torch.as_tensor(HUWindow(hu_window)(load_image(pair["a"]))).float()
+        mr = torch.as_tensor(PercentileNormalize(1.0, 99.0)(load_image(pair["b"]))).float()
+        pairs.append((ct, mr, foreground_slices(ct, slice_axis=2)))
+    identity = {"ssim_vs_mr": sum(paired_ssim(c, m, keep=k) for c, m, k in pairs) / len(pairs), "cycle_ssim": 1.0}
+
+    def slices(g: torch.nn.Module, volume: torch.Tensor) -> torch.Tensor:
+        return g(volume.movedim(3, 0)).movedim(0, 3)  # (C, X, Y, Z) -> Z slices of (C, X, Y), back
+
+    def score(networks: dict[str, torch.nn.Module]) -> dict[str, float]:
+        s, c = [], []
+        for ct, mr, keep in pairs:
+            fake = slices(networks["g_ab"], ct)
+            s.append(paired_ssim(fake, mr, keep=keep))
+            c.append(paired_ssim(slices(networks["g_ba"], fake), ct, keep=keep))
+        return {"ssim_vs_mr": sum(s) / len(s), "cycle_ssim": sum(c) / len(c)}
+
+    return identity, score
+
+
+def run_task(task: str, amp: str, iterations: int, every: int, data: Path, seed: int) -> dict[str, Any]:
+    """Train one demo model, scoring it every ``every`` iterations.
+
+    Args:
+        task: ``"oct2confocal"`` or ``"ct2mri"``.
+        amp: ``"bf16"`` or ``"none"``.
+        iterations: iterations to train.
+        every: scoring interval.
+        data: folder of the sample data sets.
+        seed: seed of the sample data.
+
+    Returns:
+        ``{"identity": ..., "curve": [{"iteration", "cpu_s", metric...}], "reached": {metric: (iteration, cpu_s)}}``.
+    """
+    kind = "oct_confocal" if task == "oct2confocal" else "ct_mr"
+    n, shape = FULL[kind]
+    datalist = write_sample_dataset(data / kind, kind, n=n, seed=seed, shape=shape)
+    out = Path(tempfile.mkdtemp(prefix=f"learning_{task}_"))
+    if task == "oct2confocal":
+        overrides = oct2confocal_train_overrides(datalist, out, False, iterations, amp)
+        identity, score = _oct_scorer(datalist)
+    else:
+        overrides = ct2mri_train_overrides(datalist, out, False, iterations, amp)
+        identity, score = _ct_scorer(datalist, overrides["hu_window"])
+    overrides.update({"resume_from": None, "train#handlers": []})
+    wf = ConfigWorkflow(
+        config_file=str(BUNDLES / task / "configs" / "train.json"),
+        workflow_type=None,
+        bundle_root=str(BUNDLES / task),
+        logging_file=False,
+        **overrides,
+    )
+    wf.initialize()
+    trainer = wf.parser.get_parsed_content("train#trainer")
+    networks = {k: wf.parser.get_parsed_content(k) for k in ("g_ab", "g_ba")}
+    curve: list[dict[str, Any]] = []
+    reached: dict[str, tuple[int, float]] = {}
+    clock = {"cpu": 0.0, "since": time.process_time()}
+
+    @trainer.on(Events.ITERATION_COMPLETED(every=every))
+    def _score(engine: Any) -> None:
+        clock["cpu"] += time.process_time() - clock["since"]
+        for net in networks.values():
+            net.eval()
+        with torch.no_grad():
+            values = score(networks)
+        for net in networks.values():
+            net.train()
+        row = {"iteration": engine.state.iteration, "cpu_s": round(clock["cpu"], 1)}
+        row.update({k: round(v, 4) for k, v in values.items()})
+        curve.append(row)
+        for k, target in TARGETS[task].items():
+            if k not in reached and values[k] >= target:
+                reached[k] = (engine.state.iteration, round(clock["cpu"], 1))
+        print(f"  {task} amp={amp}: {json.dumps(row)}", flush=True)
+        if engine.state.iteration >= iterations:
+            engine.terminate()
+        clock["since"] = time.process_time()
+
+    trainer.run()
+    return {"identity": identity, "curve": curve, "reached": reached, "iterations": iterations}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", default="oct2confocal,ct2mri")
+    parser.add_argument("--amp", default="bf16", choices=("bf16", "none", "both"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=None, help="default: the demo's")
+    parser.add_argument("--every", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    amps = ("none", "bf16") if args.amp == "both" else (args.amp,)
+    data = Path(tempfile.mkdtemp(prefix="learning_data_"))
+    results = {}
+    for task in args.tasks.split(","):
+        iterations = args.iterations or DEMO_ITERATIONS[task][1]
+        for amp in amps:
+            print(f"{task}, amp={amp}, {iterations} iterations, {args.threads} thread(s)", flush=True)
+            results[(task, amp)] = r = run_task(task, amp, iterations, args.every, data, args.seed)
+            print(
+                "  identity baseline (input untouched): "
+                + json.dumps({k: round(v, 4) for k, v in r["identity"].items()})
+            )
+    print("\ntask          amp   metric          target  identity  final    reached at (iteration, CPU s)")
+    for (task, amp), r in results.items():
+        final = r["curve"][-1] if r["curve"] else {}
+        for k, target in TARGETS[task].items():
+            at = r["reached"].get(k)
+            print(
+                f"{task:13s} {amp:5s} {k:15s} {target:<7} {r['identity'][k]:<9.4f} {final.get(k, float('nan')):<8.4f} "
+                + (f"{at[0]}, {at[1]:.1f}" if at else "not reached")
+            )
+    if len(amps) == 2:
+        print("\nfp32 vs bf16 at the same iterations (difference bf16 - fp32):")
+        for task in args.tasks.split(","):
+            a, b = results[(task, "none")]["curve"], results[(task, "bf16")]["curve"]
+            for ra, rb in zip(a, b):
+                diffs = {k: round(rb[k] - ra[k], 4) for k in TARGETS[task]}
+                print(f"  {task} iteration {ra['iteration']}: {json.dumps(diffs)}")
+
+
+if __name__ == "__main__":
+    main()
