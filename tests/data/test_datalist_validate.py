@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from medtranslate.data import datalist_split, load_datalist, validate_datalist
-from medtranslate.data.datalist import load_schema
+from medtranslate.data.datalist import load_schema, write_datalist
 from medtranslate.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,8 +181,6 @@ def test_datalist_split(tree: Path):
 
 
 def test_ground_truth_paths_resolve_and_must_exist(tmp_path):
-    from medtranslate.data.datalist import validate_datalist, write_datalist
-
     (tmp_path / "img.nii.gz").write_bytes(b"x")
     (tmp_path / "gt.nii.gz").write_bytes(b"x")
     data = {"training": {"domain_a": [{"image": "img.nii.gz", "ground_truth": "gt.nii.gz"}]}}

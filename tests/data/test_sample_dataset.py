@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from medtranslate.data import datalist_split, load_datalist, validate_datalist
-from medtranslate.data.samples import SAMPLE_KINDS, ct_head, head_affine, write_sample_dataset
+from medtranslate.data.samples import SAMPLE_KINDS, ct_head, head_affine, oct_volume, write_sample_dataset
 from medtranslate.errors import ConfigError
+from medtranslate.metrics.projection import en_face_projection
+from medtranslate.metrics.structure import vessel_dice
 
 SMALL = {"ct_mr": (20, 20, 16), "oct_confocal": (16, 32, 32), "fundus": (48, 48)}
 
@@ -99,10 +101,6 @@ def test_bad_arguments(tmp_path: Path):
 
 
 def test_oct_items_carry_their_vessel_tree_as_ground_truth(tmp_path: Path):
-    from medtranslate.data.samples import oct_volume
-    from medtranslate.metrics.projection import en_face_projection
-    from medtranslate.metrics.structure import vessel_dice
-
     path = write_sample_dataset(tmp_path, "oct_confocal", n=2, seed=0, shape=(24, 48, 48))
     raw = json.loads(path.read_text())
     items = [i for s in ("training", "test") for i in raw.get(s, {}).get("domain_a", [])]
