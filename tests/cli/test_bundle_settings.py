@@ -30,7 +30,7 @@ def test_command_line_beats_checkpoint_beats_config(tmp_path):
 
 def test_network_keys_and_plain_settings():
     config = json.loads((CT2MRI / "configs" / "inference.json").read_text())
-    assert network_config_keys(config) == ["gen_channels", "gen_downsamplings", "gen_res_blocks"]
+    assert network_config_keys(config) == ["gen_channels", "gen_downsamplings", "gen_res_blocks", "upsample"]
     assert plain_settings({"a": (1, 2), "b": {"c": None}}) == {"a": [1, 2], "b": {"c": None}}
     with pytest.raises(ConfigError, match="plain values.*net"):
         plain_settings({"net": torch.nn.Linear(1, 1)})
