@@ -98,7 +98,8 @@ def vessel_dice(projection: Any, vessels: Any, threshold: float | None = None, i
 
     Args:
         projection: ``(H, W)`` image, e.g. the mean projection of a synthetic confocal stack's red channel.
-        vessels: ``(H, W)`` ground-truth vessel mask (non-zero = vessel).
+        vessels: ``(H, W)`` ground-truth vessel mask (non-zero = vessel); singleton axes (a channel-first ``(1, H, W)``
+            mask as loaded from a file) are dropped.
         threshold: fixed level; default Otsu's threshold of ``projection``.
         invert: score the dark structure instead (values below the threshold).
 
@@ -111,8 +112,11 @@ def vessel_dice(projection: Any, vessels: Any, threshold: float | None = None, i
     p = _tensor(projection, "projection").double()
     if p.ndim != 2:
         raise InputError(None, f"the en-face image must be 2D (H, W), not of shape {tuple(p.shape)}")
+    v = _tensor(vessels, "vessels")
+    if v.ndim > 2 and all(n == 1 for n in v.shape[:-2]):
+        v = v.reshape(v.shape[-2:])
     level = otsu_threshold(p) if threshold is None else float(threshold)
-    return dice(p <= level if invert else p > level, vessels)
+    return dice(p <= level if invert else p > level, v)
 
 
 def stack_vessel_dice(

@@ -212,6 +212,9 @@ def test_evaluate_report(trained, tmp_path, capsys):
     assert res["mr2ct"]["MAE"]["units"] == "HU" and res["mr2ct"]["MAE"]["value"] > 0
     for key in ("SSIM translation", "SSIM cycle (CT->MR->CT)"):
         assert -1 <= res["ct2mr"][key]["value"] <= 1 and res["ct2mr"][key]["n"] > 0
+    for direction in ("ct2mr", "mr2ct"):  # the identity baseline (input untouched) is reported beside the translation
+        base = res[direction]["SSIM identity (input untouched)"]
+        assert -1 <= base["value"] <= 1 and base["n"] == res[direction]["SSIM translation"]["n"]
     assert "0.4038" in (tmp_path / "metrics.md").read_text()
     assert (tmp_path / "figure_ct2mr.png").stat().st_size > 1000
 

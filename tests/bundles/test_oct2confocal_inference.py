@@ -131,7 +131,9 @@ def test_evaluate_writes_table(tmp_path, checkpoint):
         args += ["--set", f"{k}={v}"]
     assert main(args) == 0
     results = json.loads((out / "metrics.json").read_text())["results"]["Total"]
-    assert {"FID768", "KID768", "cycle_SSIM", "cycle_PSNR"} <= set(results)
+    assert {"FID768", "KID768", "cycle_SSIM", "cycle_PSNR", "vessel_Dice", "vessel_Dice_identity"} <= set(results)
+    for key in ("vessel_Dice", "vessel_Dice_identity"):  # the sample datalist's ground-truth vessel tree of each eye
+        assert results[key]["n"] == 1 and 0.0 <= results[key]["value"] <= 1.0, results[key]
     assert results["FID768"]["feature_network"]["dims"] == 768
     assert "| Total | FID768 |" in (out / "metrics.md").read_text()
 
