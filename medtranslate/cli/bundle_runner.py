@@ -43,6 +43,7 @@ def _unique(values: Sequence[str]) -> list[str]:
 #: command-line option (argparse ``dest``) -> (config key, conversion of its value); one table for both commands.
 OVERRIDES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "input": ("input_path", str),
+    "input_rcm": ("input_rcm_path", str),
     "output": ("output_dir", str),
     "direction": ("direction", str),
     "checkpoint": ("checkpoint", str),

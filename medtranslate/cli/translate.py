@@ -50,6 +50,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--bundle", required=True, type=Path, help="bundle folder (e.g. bundles/ct2mri)")
     p.add_argument("--input", required=True, type=Path, help="image file, DICOM folder, or a tree of them")
     p.add_argument("--output", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--input-rcm",
+        type=Path,
+        help="second mode of a two-mode input: the RCM slide matching an FCM --input (bundles/confocal2he, "
+        "--direction stain); a folder --input pairs <name>_fcm / <name>_rcm files itself",
+    )
     p.add_argument("--direction", help="bundle-specific direction, e.g. ct2mr or mr2ct")
     p.add_argument("--checkpoint", type=Path, help="trained weights (a checkpoint file or a checkpoint folder)")
     p.add_argument("--format", action="append", choices=FORMATS, help="output format; repeat for several")

@@ -12,6 +12,7 @@ from medtranslate.inferers.resize import ResizeNetwork
 from medtranslate.inferers.seams import SeamScore, seam_score, window_borders, window_starts
 from medtranslate.inferers.slices import SliceTranslator, translate_slices
 from medtranslate.inferers.sliding import VolumeTranslator, translate_volume
+from medtranslate.inferers.tiled import TiledStreamTranslator, window_starts_1d
 
 __all__ = [
     "CycleResult",
@@ -29,4 +30,6 @@ __all__ = [
     "translate_slices",
     "VolumeTranslator",
     "translate_volume",
+    "TiledStreamTranslator",
+    "window_starts_1d",
 ]

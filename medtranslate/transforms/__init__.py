@@ -20,6 +20,9 @@ from medtranslate.transforms.intensity import (
 from medtranslate.transforms.io import LoadVolumed
 from medtranslate.transforms.resolution import Downscale, Downscaled, downscale, upscale_interpolated
 from medtranslate.transforms.slices import Checkd, RandForegroundSliced, foreground_fractions, foreground_slices
+from medtranslate.transforms.speckle import SPECKLE_DISTRIBUTIONS, RandSpeckle, RandSpeckled, speckle_factor
+from medtranslate.transforms.stain import EOSIN_RGB, HEMATOXYLIN_RGB, GareauStain, GareauStaind
+from medtranslate.transforms.tissue import he_darkness, otsu_tissue_mask, tissue_fraction
 from medtranslate.transforms.vessels import VesselDeconvolution, deconvolve_vessels, gaussian_psf
 
 __all__ = [
@@ -49,4 +52,15 @@ __all__ = [
     "RandForegroundSliced",
     "foreground_fractions",
     "foreground_slices",
+    "SPECKLE_DISTRIBUTIONS",
+    "RandSpeckle",
+    "RandSpeckled",
+    "speckle_factor",
+    "EOSIN_RGB",
+    "HEMATOXYLIN_RGB",
+    "GareauStain",
+    "GareauStaind",
+    "he_darkness",
+    "otsu_tissue_mask",
+    "tissue_fraction",
 ]

@@ -3,12 +3,14 @@
 :class:`TranslationWorkflow` (``inference.json``, id ``translator``) translates image files and DICOM series;
 :class:`EvaluationWorkflow` (``evaluate.json``, id ``evaluator``) translates a datalist's test split and computes the
 metrics and figures each bundle declares; :class:`FundusSynthesisWorkflow` (``synthesize.json``, id ``synthesizer``)
-generates fundus image / vessel mask pairs. Workflows sit above io, data, transforms, inferers, metrics and modelio, and
+generates fundus image / vessel mask pairs; :class:`WholeSlideStainWorkflow` stains two-mode confocal whole slides and
+:class:`DespeckleEvaluation` scores a despeckling network (bundles/confocal2he). Workflows sit above io, data, transforms, inferers, metrics and modelio, and
 never import engines (training). See docs/architecture.md.
 """
 
 from __future__ import annotations
 
+from medtranslate.workflows.despeckle import DespeckleEvaluation, load_gray
 from medtranslate.workflows.enface import EnFaceProjection
 from medtranslate.workflows.evaluation import EvaluationPass, EvaluationWorkflow, FigureEntry, MetricEntry
 from medtranslate.workflows.synthesis import MANIFEST_NAME, FundusSynthesisWorkflow, SynthesisResult, load_stage
@@ -20,6 +22,14 @@ from medtranslate.workflows.translation import (
     TranslationResult,
     TranslationWorkflow,
     load_direction_weights,
+)
+from medtranslate.workflows.weights import load_checkpoint_network, newest_checkpoint
+from medtranslate.workflows.whole_slide import (
+    ConfocalStainNetwork,
+    SlideResult,
+    WholeSlideStainWorkflow,
+    find_mode_pairs,
+    unknown_direction,
 )
 
 __all__ = [
@@ -39,4 +49,13 @@ __all__ = [
     "TranslationResult",
     "TranslationWorkflow",
     "load_direction_weights",
+    "DespeckleEvaluation",
+    "load_gray",
+    "load_checkpoint_network",
+    "newest_checkpoint",
+    "ConfocalStainNetwork",
+    "SlideResult",
+    "WholeSlideStainWorkflow",
+    "find_mode_pairs",
+    "unknown_direction",
 ]

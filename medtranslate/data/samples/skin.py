@@ -19,9 +19,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from medtranslate.data.datalist import make_datalist, write_datalist
 from medtranslate.data.samples._common import rng_for
 from medtranslate.io.slide import write_pyramid_ome_tiff
+from medtranslate.utils.atomic import atomic_path
 
 __all__ = [
     "skin_region",
@@ -30,6 +33,7 @@ __all__ = [
     "histology_gray",
     "write_skin_slide_pair",
     "write_he_slide",
+    "write_histology_dataset",
     "CONFOCAL_UM_PER_PX",
     "HE_UM_PER_PX",
     "HE_OD",
@@ -320,3 +324,35 @@ def write_he_slide(
         name="sample H&E",
         description=f"medtranslate sample H&E (procedural skin, seed {seed})",
     )
+
+
+def write_histology_dataset(
+    folder: str | os.PathLike, n: int = 16, shape: Sequence[int] = (256, 256), seed: int = 0, validation: float = 0.2
+) -> Path:
+    """Write clean despeckling training images (:func:`histology_gray`, 8-bit PNG) and a seeded datalist.
+
+    Args:
+        folder: output folder (``images/`` and ``datalist.json`` go there).
+        n: number of images.
+        shape: image size.
+        seed: seed of the images and of the split.
+        validation: fraction held out in the ``validation`` split.
+
+    Returns:
+        The datalist path.
+    """
+    folder = Path(folder)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        gray = histology_gray(shape, seed=seed * 100_003 + i)
+        with atomic_path(folder / "images" / f"histology_{i:04d}.png") as tmp:
+            Image.fromarray(np.round(gray * 255).astype(np.uint8)).save(tmp, format="PNG")
+    datalist = make_datalist(
+        folder / "images",
+        split={"training": 1.0 - validation, "validation": validation},
+        seed=seed,
+        name="despeckle histology",
+        description="clean grayscale inverted H&E-like histology (tissue bright, as in RCM); speckle added in training",
+        modality_a="histology (gray, inverted)",
+    )
+    return write_datalist(datalist, folder / "datalist.json")
