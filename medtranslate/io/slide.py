@@ -27,7 +27,14 @@ from medtranslate.utils.atomic import atomic_path
 
 tifffile, _ = optional_import("tifffile")
 
-__all__ = ["SlideReader", "write_pyramid_ome_tiff", "downsample_mean", "SYNTHETIC_MARK"]
+__all__ = [
+    "SlideReader",
+    "write_pyramid_ome_tiff",
+    "downsample_mean",
+    "check_mode_pair",
+    "unit_scale",
+    "SYNTHETIC_MARK",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +194,41 @@ class SlideReader:
         ]
         total = max(1, round(self.levels[0][0] / rows)) * factor
         return np.concatenate(parts, axis=0), total
+
+
+def unit_scale(reader: SlideReader) -> float:
+    """The value that maps a slide's pixels to [0, 1]: the integer type's maximum, or 1 for floats.
+
+    Args:
+        reader: the slide.
+    """
+    return float(np.iinfo(reader.dtype).max) if np.issubdtype(reader.dtype, np.integer) else 1.0
+
+
+def check_mode_pair(fcm: SlideReader, rcm: SlideReader, min_size: int, pixel_tolerance: float = 0.01) -> None:
+    """Check two co-registered confocal modes: grayscale each, same size, same pixel size, at least one patch.
+
+    Args:
+        fcm: the fluorescence slide.
+        rcm: the reflectance slide.
+        min_size: the smallest accepted side (one patch or window).
+        pixel_tolerance: accepted relative difference of the pixel sizes (when both are known).
+
+    Raises:
+        InputError: naming the offending file.
+    """
+    for r in (fcm, rcm):
+        if r.samples != 1:
+            raise InputError(
+                r.path, f"has {r.samples} samples per pixel (RGB?); each confocal mode is one grayscale image"
+            )
+    if fcm.shape != rcm.shape:
+        raise InputError(rcm.path, f"is {rcm.shape[1]}x{rcm.shape[0]} px but the FCM is {fcm.shape[1]}x{fcm.shape[0]}")
+    a, b = fcm.pixel_size_um, rcm.pixel_size_um
+    if a and b and abs(a - b) > pixel_tolerance * max(a, b):
+        raise InputError(rcm.path, f"has {b:.4g} um pixels but the FCM {a:.4g} um; the modes must be co-registered")
+    if min(fcm.shape) < min_size:
+        raise InputError(fcm.path, f"is smaller ({fcm.shape[1]}x{fcm.shape[0]} px) than one patch ({min_size} px)")
 
 
 def _level_shapes(shape: tuple[int, int], tile: int, min_size: int) -> list[tuple[int, int]]:

@@ -29,7 +29,7 @@ from torch import nn
 from medtranslate import __version__
 from medtranslate.errors import ConfigError, InputError, MedTranslateError
 from medtranslate.inferers.tiled import TiledStreamTranslator
-from medtranslate.io.slide import SlideReader, write_pyramid_ome_tiff
+from medtranslate.io.slide import SlideReader, check_mode_pair, unit_scale, write_pyramid_ome_tiff
 from medtranslate.transforms.stain import GareauStain
 from medtranslate.transforms.tissue import otsu_tissue_mask
 from medtranslate.utils.atomic import atomic_path
@@ -157,10 +157,6 @@ def unknown_direction(direction: str, known: list[str]) -> None:
     raise ConfigError(None, f"unknown direction {direction!r}; this bundle translates: {', '.join(known)}")
 
 
-def _scale(reader: SlideReader) -> float:
-    return float(np.iinfo(reader.dtype).max) if np.issubdtype(reader.dtype, np.integer) else 1.0
-
-
 class WholeSlideStainWorkflow:
     """Stain every FCM/RCM slide pair under ``input_path`` into ``<key>_he.ome.tif`` (see the module docstring).
 
@@ -246,24 +242,10 @@ class WholeSlideStainWorkflow:
         return [(key, self.input_path, self.input_rcm_path)], []
 
     # ------------------------------------------------------------------ one slide
-    def _check(self, fcm: SlideReader, rcm: SlideReader) -> None:
-        for r in (fcm, rcm):
-            if r.samples != 1:
-                raise InputError(r.path, f"has {r.samples} samples per pixel (RGB?); each confocal mode is grayscale")
-        if fcm.shape != rcm.shape:
-            raise InputError(rcm.path, f"is {rcm.shape[1]}x{rcm.shape[0]} px, the FCM is {fcm.shape[1]}x{fcm.shape[0]}")
-        a, b = fcm.pixel_size_um, rcm.pixel_size_um
-        if a and b and abs(a - b) > self.pixel_tolerance * max(a, b):
-            raise InputError(rcm.path, f"has {b:.4g} um pixels, the FCM {a:.4g} um; the modes must be co-registered")
-        if min(fcm.shape) < self.translator.window:
-            raise InputError(
-                fcm.path, f"is smaller ({fcm.shape[1]}x{fcm.shape[0]} px) than one patch ({self.translator.window} px)"
-            )
-
     def _tissue(self, fcm: SlideReader, rcm: SlideReader) -> float:
         tf, _ = fcm.thumbnail(self.thumbnail_size)
         tr, _ = rcm.thumbnail(self.thumbnail_size)
-        both = tf.astype(np.float32) / _scale(fcm) + tr.astype(np.float32) / _scale(rcm)
+        both = tf.astype(np.float32) / unit_scale(fcm) + tr.astype(np.float32) / unit_scale(rcm)
         mask = otsu_tissue_mask(both)
         if not mask.any() or mask.mean() > 0.999:
             raise InputError(fcm.path, "shows no tissue under the Otsu mask (an empty or uniform slide)")
@@ -271,11 +253,11 @@ class WholeSlideStainWorkflow:
 
     def _stain_one(self, key: str, fcm_path: Path, rcm_path: Path, row: dict[str, Any]) -> None:
         with SlideReader(fcm_path) as fcm, SlideReader(rcm_path) as rcm:
-            self._check(fcm, rcm)
+            check_mode_pair(fcm, rcm, self.translator.window, self.pixel_tolerance)
             row["tissue_fraction"] = round(self._tissue(fcm, rcm), 4)
             rows, cols = fcm.shape
             row["shape"] = [rows, cols]
-            sf, sr = _scale(fcm), _scale(rcm)
+            sf, sr = unit_scale(fcm), unit_scale(rcm)
 
             def read(y: int, x: int, h: int, w: int) -> np.ndarray:
                 y0, x0, y1, x1 = max(y, 0), max(x, 0), min(y + h, rows), min(x + w, cols)
