@@ -30,6 +30,7 @@ from medtranslate.engines.handlers import (
     ProgressivePatchSize,
     SampleSaver,
     TensorBoardLossHandler,
+    TimeLimit,
     TranslationValidationHandler,
     loss_scalars,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "NanGuard",
     "ProgressHandler",
     "ProgressivePatchSize",
+    "TimeLimit",
     "SampleSaver",
     "TensorBoardLossHandler",
     "TranslationValidationHandler",

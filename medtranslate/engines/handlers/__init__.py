@@ -11,6 +11,7 @@ from medtranslate.engines.handlers.patch_schedule import ProgressivePatchSize
 from medtranslate.engines.handlers.progress import ProgressHandler
 from medtranslate.engines.handlers.samples import SampleSaver
 from medtranslate.engines.handlers.tensorboard import TensorBoardLossHandler
+from medtranslate.engines.handlers.time_limit import TimeLimit
 from medtranslate.engines.handlers.validation import TranslationValidationHandler
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "ProgressHandler",
     "SampleSaver",
     "TensorBoardLossHandler",
+    "TimeLimit",
     "TranslationValidationHandler",
 ]
