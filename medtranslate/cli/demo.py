@@ -1088,7 +1088,7 @@ def _confocal2he(ctx: DemoContext) -> dict[str, Any]:
     ctx.add_output("confocal2he despeckling PSNR/SSIM table and figure", out / "despeckle_eval" / "metrics.md")
     # 2. slides, patches (despeckled RCM + Gareau), tiny staining CycleGAN, time-boxed
     side = 512 if q else 768
-    fcm, rcm = write_skin_slide_pair(data / "slides", (side, side), seed=ctx.seed)
+    fcm, rcm = write_skin_slide_pair(data / "slides", (side, side), seed=ctx.seed, looks=looks)
     he = write_he_slide(data / "slides", (round(side * 0.75 / 0.47),) * 2, seed=ctx.seed + 1)
     despeckler_median = DespeckleNet(2, 1, 32, 7, median_filter=True)
     load_checkpoint_network(despeckler_median, ds_ckpt, "network")
@@ -1098,7 +1098,7 @@ def _confocal2he(ctx: DemoContext) -> dict[str, Any]:
         with torch.inference_mode():
             return despeckler_median(torch.from_numpy(r)[None, None]).numpy()[0, 0]
 
-    patches, problems = write_patch_datalist([(fcm, rcm)], [he], data / "patches", patch=128, despeckle=despeckle)
+    patches, problems = write_patch_datalist([(fcm, rcm)], [he], data / "patches", patch=256, despeckle=despeckle)
     ctx.failed += len(problems)
     gen = {"gen_channels": 8, "gen_res_blocks": 2, "gen_downsamplings": 2}
     cg_train = out / "stain_train"
