@@ -129,6 +129,12 @@ class DespeckleEvaluation:
         if datalist is None and not self.images:
             raise ConfigError(None, "give a datalist or images to evaluate the despeckling network on")
 
+    @property
+    def report_paths(self) -> list[Path]:
+        """The written report files (after :meth:`run`)."""
+        names = ("metrics.md", "metrics.json", "figure.png")
+        return [self.output_dir / n for n in names if (self.output_dir / n).exists()] if self.results else []
+
     def _clean_images(self) -> list[tuple[str, torch.Tensor]]:
         out = []
         if self.datalist is not None:
