@@ -144,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--workdir", help="where the slides go (default: a temporary folder, removed afterwards)")
     p.add_argument("--skip-throughput", action="store_true")
+    p.add_argument(
+        "--reuse-slides",
+        action="store_true",
+        help="use slide_fcm.ome.tif / slide_rcm.ome.tif already in --workdir (generation of a 20,000² pair takes long)",
+    )
     args = p.parse_args(argv)
     report: dict[str, Any] = {"args": vars(args)}
     if not args.skip_throughput:
@@ -152,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.workdir or tempfile.mkdtemp(prefix="confocal2he_bench_")
     Path(folder).mkdir(parents=True, exist_ok=True)
     try:
-        report["generate_slide_pair"] = _in_process(_generate, args, folder)
-        print(json.dumps({"generate_slide_pair": report["generate_slide_pair"]}), flush=True)
+        if not args.reuse_slides:
+            report["generate_slide_pair"] = _in_process(_generate, args, folder)
+            print(json.dumps({"generate_slide_pair": report["generate_slide_pair"]}), flush=True)
         report["whole_slide_stain"] = _in_process(_stain, args, folder)
         print(json.dumps({"whole_slide_stain": report["whole_slide_stain"]}), flush=True)
     finally:
