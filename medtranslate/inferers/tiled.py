@@ -20,7 +20,7 @@ from monai.data.utils import compute_importance_map
 from monai.utils import BlendMode
 
 from medtranslate.errors import ConfigError
-from medtranslate.inferers.sliding import AMP_DTYPES
+from medtranslate.utils.amp import autocast, resolve_amp
 
 __all__ = ["TiledStreamTranslator", "window_starts_1d"]
 
@@ -71,12 +71,10 @@ class TiledStreamTranslator:
         self.stride = int(stride) if stride else self.window // 2
         if not 0 < self.stride <= self.window:
             raise ConfigError(None, f"stride must be in (0, window], got {self.stride} for window {self.window}")
-        if amp not in AMP_DTYPES:
-            raise ConfigError(None, f"amp must be one of {[k for k in AMP_DTYPES if k]}, got {amp!r}")
         self.margin = (self.window - self.stride) // 2
         self.sw_batch_size = int(sw_batch_size)
         self.device = torch.device(device)
-        self.amp = AMP_DTYPES[amp]
+        self.amp = resolve_amp(amp)
         self.out_channels = int(out_channels)
         self.weight = (
             compute_importance_map((self.window, self.window), BlendMode.GAUSSIAN, sigma_scale, device="cpu")
@@ -89,7 +87,7 @@ class TiledStreamTranslator:
         out: list[np.ndarray] = []
         for i in range(0, len(windows), self.sw_batch_size):
             x = torch.from_numpy(np.stack(windows[i : i + self.sw_batch_size])).to(self.device)
-            with torch.inference_mode(), torch.autocast(self.device.type, self.amp, enabled=self.amp is not None):
+            with torch.inference_mode(), autocast(self.device, self.amp):
                 y = network(x)
             out.extend(y.float().cpu().numpy())
         return out

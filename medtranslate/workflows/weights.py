@@ -1,15 +1,15 @@
-"""Loading one network's weights from a trainer checkpoint for inference (``weights_only=True``, no engines import)."""
+"""Loading one network's weights from a trainer checkpoint (file or folder) for inference, through
+:mod:`medtranslate.modelio` (``weights_only=True``; inference never imports engines)."""
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from medtranslate.errors import InputError
+from medtranslate.modelio import load_network, resolve_checkpoint
 
 __all__ = ["load_checkpoint_network", "newest_checkpoint"]
 
@@ -29,20 +29,14 @@ def newest_checkpoint(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.exists():
         raise InputError(path, "checkpoint not found (train the bundle first, or pass --checkpoint FILE)")
-    if path.is_file():
-        return path
-    found = sorted(
-        (int(m.group(1)), p)
-        for p in path.glob("checkpoint_*.pt")
-        if (m := re.fullmatch(r"checkpoint_(\d+)\.pt", p.name))
-    )
-    if not found:
+    found = resolve_checkpoint(path)
+    if found is None:
         raise InputError(path, "holds no checkpoint_*.pt file")
-    return found[-1][1]
+    return found
 
 
 def load_checkpoint_network(net: nn.Module, checkpoint: str | os.PathLike, key: str) -> Path:
-    """Load ``checkpoint[key]`` (a state dict) into ``net``.
+    """Load ``checkpoint[key]`` into ``net``.
 
     Args:
         net: the network.
@@ -53,18 +47,10 @@ def load_checkpoint_network(net: nn.Module, checkpoint: str | os.PathLike, key: 
         The file loaded.
 
     Raises:
-        InputError: when the file is unreadable, lacks ``key`` or its shapes differ from ``net``'s.
+        InputError: when the file is missing or unreadable, lacks ``key`` or its shapes differ from ``net``'s.
     """
     path = newest_checkpoint(checkpoint)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many types for broken files
-        raise InputError(path, f"cannot be read as a checkpoint ({' '.join(str(e).split())[:200]})") from e
-    if not isinstance(state, dict) or key not in state:
-        keys = ", ".join(sorted(state)) if isinstance(state, dict) else type(state).__name__
-        raise InputError(path, f"holds no network {key!r} (it has: {keys})")
-    try:
-        net.load_state_dict(state[key])
-    except RuntimeError as e:
-        raise InputError(path, f"weights of {key!r} do not fit this network ({str(e).splitlines()[0]})") from e
+    load_network(
+        net, path, key, hint="set the network size keys (e.g. despeckle_channels, gen_channels) it was trained with"
+    )
     return path

@@ -16,8 +16,8 @@ import tifffile
 import torch
 from PIL import Image
 
+from medtranslate.cli.bundle_runner import run_bundle_config
 from medtranslate.cli.main import main
-from medtranslate.cli.translate import run_bundle_config
 from medtranslate.data.samples.skin import write_he_slide, write_histology_dataset, write_skin_slide_pair
 from medtranslate.data.slide_patches import write_patch_datalist
 
