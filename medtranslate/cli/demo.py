@@ -1098,7 +1098,8 @@ def _confocal2he(ctx: DemoContext) -> dict[str, Any]:
         with torch.inference_mode():
             return despeckler_median(torch.from_numpy(r)[None, None]).numpy()[0, 0]
 
-    patches, problems = write_patch_datalist([(fcm, rcm)], [he], data / "patches", patch=256, despeckle=despeckle)
+    patch = 128 if q else 256
+    patches, problems = write_patch_datalist([(fcm, rcm)], [he], data / "patches", patch=patch, despeckle=despeckle)
     ctx.failed += len(problems)
     gen = {"gen_channels": 8, "gen_res_blocks": 2, "gen_downsamplings": 2}
     cg_train = out / "stain_train"
