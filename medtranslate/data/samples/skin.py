@@ -146,7 +146,7 @@ def skin_region(
     # the epidermis: a band along the upper edge of the excision, 60-120 um thick
     band_px = 110.0 * scale * (0.8 + 0.4 * _value_noise(y0, x0, h, w, (400 * scale, 400 * scale), seed, 2))
     depth_px = inside * big / 2.2
-    epidermis = tissue * _ramp(band_px - depth_px, 0.0, 10.0 * scale) * (yy < 0.15)
+    epidermis = tissue * _ramp(band_px - depth_px, 0.0, 10.0 * scale) * _ramp(0.25 - yy, 0.0, 0.25)  # fades out below
     # nuclei: ~8 um round blobs (cellular noise), dense in the epidermis, sparse in the dermis
     density = _value_noise(y0, x0, h, w, (90 * scale, 90 * scale), seed, 4)
     presence = 0.12 + 0.55 * epidermis + 0.15 * density
