@@ -1176,7 +1176,7 @@ def _confocal2he(ctx: DemoContext) -> dict[str, Any]:
 STEPS.append(
     DemoStep(
         "confocal2he",
-        "train a despeckling net (~1 min) and a tiny staining CycleGAN (bundles/confocal2he), stain a confocal slide",
+        "train a despeckling net and a tiny staining CycleGAN (bundles/confocal2he), stain a confocal whole slide",
         _confocal2he,
         outputs=("confocal2he",),
         needs=("torch", "monai", "tifffile", "skimage"),
