@@ -100,6 +100,9 @@ def test_time_limited_training_writes_a_final_checkpoint(trained):
     assert "network" in ckpt and ckpt["meta"]["iteration"] == 1  # stopped by the time limit after one iteration
     (cg,) = list(trained["cg"].glob("checkpoint_*.pt"))
     assert {"g_ab", "g_ba", "d_a", "d_b"} <= set(torch.load(cg, weights_only=True))
+    for run in (trained["ds"].parent, trained["cg"].parent):  # each run is a self-describing bundle
+        assert (run / "models" / "model.pt").is_file() and (run / "configs" / "inference.json").is_file()
+    assert torch.load(trained["ds"].parent / "models" / "model.pt", weights_only=True)["network"]
 
 
 def test_evaluation_reports_table1_with_the_median_baseline(trained, tmp_path, capsys):
