@@ -4,8 +4,8 @@
 :class:`EvaluationWorkflow` (``evaluate.json``, id ``evaluator``) translates a datalist's test split and computes the
 metrics and figures each bundle declares; :class:`FundusSynthesisWorkflow` (``synthesize.json``, id ``synthesizer``)
 generates fundus image / vessel mask pairs; :class:`WholeSlideStainWorkflow` stains two-mode confocal whole slides and
-:class:`DespeckleEvaluation` scores a despeckling network (bundles/confocal2he). Workflows sit above io, data, transforms, inferers, metrics and modelio, and
-never import engines (training). See docs/architecture.md.
+:class:`DespeckleEvaluation` scores a despeckling network (bundles/confocal2he). Workflows sit above io, data,
+transforms, inferers, metrics and modelio, and never import engines (training). See docs/architecture.md.
 """
 
 from __future__ import annotations
