@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.optim import Optimizer
 
 from medtranslate.engines.adversarial import AdversarialTrainer
@@ -19,6 +20,21 @@ from medtranslate.errors import ConfigError
 from medtranslate.losses import CycleLoss, GradientLoss, IdentityLoss
 
 __all__ = ["CycleGANTrainer"]
+
+#: the order in which the generator's loss terms are summed and reported (the reference's order)
+_TERM_ORDER = (
+    "loss_adv_AB", "loss_adv_BA", "loss_cycle_A", "loss_cycle_B", "loss_idt_B", "loss_idt_A", "loss_grad_AB",
+    "loss_grad_BA",
+)  # fmt: skip
+
+
+def _ordered(terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: terms[k] for k in _TERM_ORDER if k in terms}
+
+
+def _has_batch_norm(net: nn.Module) -> bool:
+    """Whether a network normalises over the batch (then batching its calls would change its outputs)."""
+    return any(isinstance(m, _BatchNorm) for m in net.modules())
 
 
 class CycleGANTrainer(AdversarialTrainer):
@@ -41,6 +57,14 @@ class CycleGANTrainer(AdversarialTrainer):
 
     One optimiser updates both generators and one both discriminators (Adam, beta1 0.5 in every seed).
     Batches are dicts ``{keys[0]: A, keys[1]: B}`` with images in [-1, 1].
+
+    Batched step (``batch_networks``, on by default when exact): calls of one network that do not depend on each
+    other share one forward pass: ``g_ab(cat(A, B))`` gives ``fake_B`` and the identity ``g_ab(B)``,
+    ``g_ba(cat(B, A))`` gives ``fake_A`` and ``g_ba(A)``, and each discriminator judges ``cat(real, fake)`` at once.
+    With per-sample normalisation (instance norm, none) the results equal the separate calls to float rounding;
+    batch norm would mix the samples' statistics, so networks holding one keep separate calls. The generator loss is
+    then back-propagated one cycle at a time (A -> B -> A with its identity term, then B -> A -> B), so only one
+    cycle's activations are alive at once: the same gradients (summed in another order), about half the memory.
 
     Args:
         device: the device of the step.
@@ -72,6 +96,8 @@ class CycleGANTrainer(AdversarialTrainer):
         amp: ``"bf16"``, ``"fp16"`` (with a GradScaler) or ``None``.
         accumulation_steps: iterations per optimiser step.
         channels_last: channels-last inputs (convert the networks yourself, or let this do it: it does).
+        batch_networks: the batched step described above; ``None`` (default) turns it on for every network without
+            batch norm (where it is exact), ``False`` keeps one call per image as in the reference implementation.
         resume_from: checkpoint file or folder to resume from when the run starts.
         kwargs: the options every GAN trainer shares (``keys``, ``epoch_length``, ``non_blocking``,
             ``train_handlers``, ``key_train_metric``, ``additional_metrics``, ``metric_cmp_fn``, ``optim_set_to_none``,
@@ -105,6 +131,7 @@ class CycleGANTrainer(AdversarialTrainer):
         amp: str | bool | None = None,
         accumulation_steps: int = 1,
         channels_last: bool = False,
+        batch_networks: bool | None = None,
         resume_from: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -130,6 +157,11 @@ class CycleGANTrainer(AdversarialTrainer):
         self.lambda_gradient = float(lambda_gradient)
         self.pool_a = ImagePool(pool_size, seed=seed, storage_device=pool_storage_device)
         self.pool_b = ImagePool(pool_size, seed=seed + 1, storage_device=pool_storage_device)
+        exact = {id(n): not _has_batch_norm(n) for n in (g_ab, g_ba, d_a, d_b)}
+        self.batch_generators = bool(exact[id(g_ab)] and exact[id(g_ba)]) if batch_networks is None else batch_networks
+        self.batch_discriminators = (
+            bool(exact[id(d_a)] and exact[id(d_b)]) if batch_networks is None else batch_networks
+        )
         self._init_training(amp, accumulation_steps, schedulers, channels_last, resume_from)
 
     # -- checkpoint protocol -------------------------------------------------------------------------------------
@@ -159,26 +191,85 @@ class CycleGANTrainer(AdversarialTrainer):
         return self.gradient_loss
 
     def _identity_terms(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, torch.Tensor]:
-        w = self.lambda_identity * self.lambda_cycle
         idt_b = self.g_ab(identity_input(self.identity_loss, real_b, real_a.shape[1]))
         idt_a = self.g_ba(identity_input(self.identity_loss, real_a, real_b.shape[1]))
-        try:
-            return {
-                "loss_idt_B": w * self.identity_loss(idt_b, real_b),
-                "loss_idt_A": w * self.identity_loss(idt_a, real_a),
-            }
-        except ValueError as e:  # channel counts the criterion cannot reconcile: a configuration problem
-            raise ConfigError(None, f"identity loss: {e}; or set lambda_identity to 0") from e
+        return {"loss_idt_B": self._identity_term(idt_b, real_b), "loss_idt_A": self._identity_term(idt_a, real_a)}
 
     def _discriminator_loss(self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         adv = self.adversarial_loss
+        if self.batch_discriminators and real.shape == fake.shape:
+            logits_real, logits_fake = logits_of(d(torch.cat((real, fake.to(real)), 0))).chunk(2)
+        else:
+            logits_real, logits_fake = logits_of(d(real)), logits_of(d(fake))
         loss = self.d_loss_weight * (
-            adv(logits_of(d(real)), True, for_discriminator=True)
-            + adv(logits_of(d(fake)), False, for_discriminator=True)
+            adv(logits_real, True, for_discriminator=True) + adv(logits_fake, False, for_discriminator=True)
         )
         if self.gradient_penalty is not None:
             loss = loss + self.gradient_penalty(d, real, fake)
         return loss
+
+    def _generator_step(
+        self, real_a: torch.Tensor, real_b: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """The reference order: six generator calls, one loss (the caller back-propagates it)."""
+        with self._autocast():
+            fake_b = self.g_ab(real_a)
+            rec_a = self.g_ba(fake_b)
+            fake_a = self.g_ba(real_b)
+            rec_b = self.g_ab(fake_a)
+            g_terms = {
+                **self._cycle_terms("AB", real_a, fake_b, rec_a, self.d_b),
+                **self._cycle_terms("BA", real_b, fake_a, rec_b, self.d_a),
+            }
+            if self.lambda_identity > 0:
+                g_terms.update(self._identity_terms(real_a, real_b))
+        return fake_b, rec_a, fake_a, rec_b, _ordered(g_terms)
+
+    def _generator_step_batched(
+        self, real_a: torch.Tensor, real_b: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Four generator calls (translation and identity batched), back-propagated one cycle at a time."""
+        g_terms: dict[str, torch.Tensor] = {}
+        outputs = []
+        for direction, real, other, g, g_back, d in (
+            ("AB", real_a, real_b, self.g_ab, self.g_ba, self.d_b),
+            ("BA", real_b, real_a, self.g_ba, self.g_ab, self.d_a),
+        ):
+            with self._autocast():
+                n = real.shape[0]
+                if self.lambda_identity > 0:
+                    idt_in = identity_input(self.identity_loss, other, real.shape[1]).to(real)
+                    fake, idt = g(torch.cat((real, idt_in), 0)).split((n, other.shape[0]))
+                else:
+                    fake, idt = g(real), None
+                rec = g_back(fake)
+                terms = self._cycle_terms(direction, real, fake, rec, d)
+                if idt is not None:
+                    terms[f"loss_idt_{direction[1]}"] = self._identity_term(idt, other)
+            self._backward(sum(terms.values()))
+            g_terms.update(terms)
+            outputs += [fake, rec]
+        fake_b, rec_a, fake_a, rec_b = outputs
+        return fake_b, rec_a, fake_a, rec_b, _ordered(g_terms)
+
+    def _cycle_terms(
+        self, direction: str, real: torch.Tensor, fake: torch.Tensor, rec: torch.Tensor, d: nn.Module
+    ) -> dict[str, torch.Tensor]:
+        """Adversarial, cycle and gradient terms of one direction (``"AB"``: real A, fake B, judged by ``d_b``)."""
+        terms = {
+            f"loss_adv_{direction}": self.adversarial_loss(logits_of(unwrap(d)(fake)), True, for_discriminator=False),
+            f"loss_cycle_{direction[0]}": self.lambda_cycle * self.cycle_loss(rec, real),
+        }
+        if self.lambda_gradient > 0:
+            grad = self._gradient_criterion(real.ndim - 2)
+            terms[f"loss_grad_{direction}"] = self.lambda_gradient * grad(fake, real)
+        return terms
+
+    def _identity_term(self, idt: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        try:
+            return self.lambda_identity * self.lambda_cycle * self.identity_loss(idt, real)
+        except ValueError as e:  # channel counts the criterion cannot reconcile: a configuration problem
+            raise ConfigError(None, f"identity loss: {e}; or set lambda_identity to 0") from e
 
     def _train_step(self, batchdata: Any) -> dict[str, Any]:
         real_a = self._to_device(batchdata[self.keys[0]])
@@ -190,30 +281,16 @@ class CycleGANTrainer(AdversarialTrainer):
         if zero:
             self.g_optimizer.zero_grad(set_to_none=self.optim_set_to_none)
             self.d_optimizer.zero_grad(set_to_none=self.optim_set_to_none)
-        adv = self.adversarial_loss
 
         # generators; the frozen discriminators run unwrapped so DDP does not wait for gradients they never get
         set_requires_grad((self.d_a, self.d_b), False)
-        with self._autocast():
-            fake_b = self.g_ab(real_a)
-            rec_a = self.g_ba(fake_b)
-            fake_a = self.g_ba(real_b)
-            rec_b = self.g_ab(fake_a)
-            g_terms = {
-                "loss_adv_AB": adv(logits_of(unwrap(self.d_b)(fake_b)), True, for_discriminator=False),
-                "loss_adv_BA": adv(logits_of(unwrap(self.d_a)(fake_a)), True, for_discriminator=False),
-                "loss_cycle_A": self.lambda_cycle * self.cycle_loss(rec_a, real_a),
-                "loss_cycle_B": self.lambda_cycle * self.cycle_loss(rec_b, real_b),
-            }
-            if self.lambda_identity > 0:
-                g_terms.update(self._identity_terms(real_a, real_b))
-            if self.lambda_gradient > 0:
-                grad = self._gradient_criterion(real_a.ndim - 2)
-                g_terms["loss_grad_AB"] = self.lambda_gradient * grad(fake_b, real_a)
-                g_terms["loss_grad_BA"] = self.lambda_gradient * grad(fake_a, real_b)
-            loss_g = sum(g_terms.values())
+        batched = self.batch_generators and real_a.shape[2:] == real_b.shape[2:]
+        step_fn = self._generator_step_batched if batched else self._generator_step
+        fake_b, rec_a, fake_a, rec_b, g_terms = step_fn(real_a, real_b)  # the batched step back-propagates itself
+        loss_g = sum(g_terms.values())
         values = finite_loss_values({"loss_G": loss_g, **g_terms}, self)
-        self._backward(loss_g)
+        if not batched:
+            self._backward(loss_g)
         if step:
             self._optimizer_step(self.g_optimizer)
 
