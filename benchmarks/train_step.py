@@ -31,6 +31,7 @@ import sys
 import time
 
 CASES = {
+    "2d-128-b1": {"dims": 2, "spatial": (128, 128), "batch": 1},
     "2d-256-b1": {"dims": 2, "spatial": (256, 256), "batch": 1},
     "2d-256-b2": {"dims": 2, "spatial": (256, 256), "batch": 2},
     "3d-9x128-b1": {"dims": 3, "spatial": (9, 128, 128), "batch": 1},
@@ -51,7 +52,7 @@ def _batch(case: dict, ch_a: int, ch_b: int) -> dict:
     }
 
 
-def _build(case: dict, device: str, amp: str, channels_last: bool):
+def _build(case: dict, device: str, amp: str, channels_last: bool, batched: bool = True, fused: bool = False):
     """A CycleGANTrainer with the case's networks and one batch on ``device``."""
     import itertools
 
@@ -73,12 +74,13 @@ def _build(case: dict, device: str, amp: str, channels_last: bool):
     g_ba = init_weights(resnet_generator_preset(g_preset, ch_b, ch_a)).to(device)
     d_a = init_weights(patch_discriminator_preset(d_preset, ch_a)).to(device)
     d_b = init_weights(patch_discriminator_preset(d_preset, ch_b)).to(device)
-    g_opt = torch.optim.Adam(itertools.chain(g_ab.parameters(), g_ba.parameters()), lr=2e-4, betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(itertools.chain(d_a.parameters(), d_b.parameters()), lr=2e-4, betas=(0.5, 0.999))
+    adam = {"lr": 2e-4, "betas": (0.5, 0.999), **({"fused": True} if fused else {})}
+    g_opt = torch.optim.Adam(itertools.chain(g_ab.parameters(), g_ba.parameters()), **adam)
+    d_opt = torch.optim.Adam(itertools.chain(d_a.parameters(), d_b.parameters()), **adam)
     batch = _batch(case, ch_a, ch_b)
     trainer = CycleGANTrainer(
         device, 1, [batch], g_ab, g_ba, d_a, d_b, g_opt, d_opt, adversarial_loss=adv, identity_loss=idt,
-        lambda_gradient=lam_grad, amp=amp, channels_last=channels_last, pool_size=50,
+        lambda_gradient=lam_grad, amp=amp, channels_last=channels_last, pool_size=50, batch_networks=batched,
     )  # fmt: skip
     n_params = sum(p.numel() for n in (g_ab, g_ba, d_a, d_b) for p in n.parameters())
     return trainer, batch, n_params
@@ -194,11 +196,17 @@ def _timed(fn, cuda: bool) -> float:
     return time.perf_counter() - t0
 
 
+def _rss_gib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
 def _worker(args: argparse.Namespace) -> None:
     """Run one case in this process and print a JSON line.
 
-    ``--impl medtranslate``: time and peak memory of medtranslate's step alone. ``--impl paired``: medtranslate's and
-    the baseline step built side by side and timed alternately, so that both see the same machine load.
+    ``--impl batched`` / ``unbatched`` / ``baseline``: that step alone (its time and its own peak memory).
+    ``--impl paired``: medtranslate's batched and unbatched steps and the baseline step built side by side and
+    timed alternately, so that all see the same machine load.
     """
     import resource
 
@@ -207,17 +215,35 @@ def _worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     case = CASES[args.worker]
     cuda = args.device.startswith("cuda")
-    trainer, batch, n_params = _build(case, args.device, args.amp, args.channels_last)
-    counter = iter(range(1, 10**9))
+    steps = {}
+    n_params = 0
 
-    def ours() -> None:
-        trainer.state.iteration = next(counter)
-        trainer._iteration(trainer, batch)
+    def trainer_step(batched: bool):
+        trainer, batch, n = _build(case, args.device, args.amp, args.channels_last, batched, args.fused_adam)
+        counter = iter(range(1, 10**9))
 
-    steps = {"medtranslate": ours}
-    if args.impl == "paired":
-        baseline_step, _ = _baseline(case, args.device)
+        def run() -> None:
+            trainer.state.iteration = next(counter)
+            trainer._iteration(trainer, batch)
+
+        return run, batch, n
+
+    wanted = ("batched", "unbatched", "baseline") if args.impl == "paired" else (args.impl,)
+    batch = None
+    for name in wanted:
+        if name == "baseline":
+            continue
+        steps[name], batch, n_params = trainer_step(name == "batched")
+    if "baseline" in wanted:
+        if batch is None:
+            batch = _batch(case, 3, 3)
+        baseline_step, n_params = _baseline(case, args.device)
         steps["baseline"] = lambda: baseline_step(batch)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated() / 2**30
+    else:
+        before = _rss_gib()
     for _ in range(args.warmup):
         for fn in steps.values():
             fn()
@@ -231,8 +257,9 @@ def _worker(args: argparse.Namespace) -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
     out = {k: {"median": statistics.median(v), "min": min(v)} for k, v in times.items()}
     if args.impl == "paired":
-        out["ratio"] = statistics.median(a / b for a, b in zip(times["medtranslate"], times["baseline"]))
-    print(json.dumps({**out, "peak_gib": peak, "params": n_params}))
+        for k in ("batched", "unbatched"):
+            out[k]["speedup"] = statistics.median(b / a for a, b in zip(times[k], times["baseline"]))
+    print(json.dumps({**out, "peak_gib": peak, "before_gib": before, "params": n_params}))
 
 
 def main() -> None:
@@ -245,45 +272,57 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (the reference used 2)")
+    p.add_argument("--fused-adam", action="store_true", help="torch.optim.Adam(fused=True) for medtranslate's step")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain-PyTorch reference step (2D cases)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--impl", default="medtranslate", help=argparse.SUPPRESS)
+    p.add_argument("--impl", default="batched", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         _worker(args)
         return
     cuda = args.device.startswith("cuda")
     names = args.cases.split(",") if args.cases else [k for k, v in CASES.items() if cuda or not v.get("gpu_only")]
-    print(f"device {args.device}, amp {args.amp}, channels-last {args.channels_last}, threads {args.threads}, "
-          f"median of {args.repeat} after {args.warmup} warm-up iterations")  # fmt: skip
-    print(f"{'case':<13} {'step':<12} {'params':>9} {'s/iter':>8} {'min':>8} {'peak GiB':>9}  note")
+    print(f"device {args.device}, amp {args.amp}, channels-last {args.channels_last}, fused Adam {args.fused_adam}, "
+          f"threads {args.threads}, median of {args.repeat} after {args.warmup} warm-up iterations")  # fmt: skip
+    print(f"{'case':<12} {'run':<7} {'step':<10} {'params':>7} {'s/iter':>7} {'min':>7} {'peak GiB':>8} "
+          f"{'step GiB':>8}  note")  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     for name in names:
-        impls = ["medtranslate"] + ([] if args.no_baseline or CASES[name]["dims"] != 2 else ["paired"])
+        two_d = CASES[name]["dims"] == 2
+        impls = ["batched"] + ([] if args.no_baseline or not two_d else ["baseline", "paired"])
+        alone: dict[str, dict] = {}
         for impl in impls:
             cmd = [sys.executable, __file__, "--worker", name, "--impl", impl, "--device", args.device, "--amp",
                    args.amp, "--warmup", str(args.warmup), "--repeat", str(args.repeat), "--threads",
                    str(args.threads)]  # fmt: skip
             if args.channels_last:
                 cmd.append("--channels-last")
+            if args.fused_adam:
+                cmd.append("--fused-adam")
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if proc.returncode:
                 last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
-                print(f"{name:<13} {impl:<12} failed: {last}")
+                print(f"{name:<12} {impl:<7} failed: {last}")
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
-            if impl == "medtranslate":
-                ref = REFERENCE_CPU_S.get(name) if not cuda else None
-                note = f"junyanz: {ref:.1f} s/iter measured on an idle machine (REFERENCES.md)" if ref else ""
-                t = r["medtranslate"]
-                row = f"{name:<13} {'alone':<12} {r['params'] / 1e6:>8.1f}M {t['median']:>8.2f} {t['min']:>8.2f}"
-                print(f"{row} {r['peak_gib']:>9.2f}  {note}", flush=True)
+            if impl != "paired":
+                alone[impl] = r
+                t, step_mem = r[impl], r["peak_gib"] - r["before_gib"]
+                note = ""
+                if impl == "baseline" and "batched" in alone:
+                    b = alone["batched"]
+                    note = (f"memory batched / baseline: peak {b['peak_gib'] / r['peak_gib']:.2f}, step "
+                            f"{(b['peak_gib'] - b['before_gib']) / step_mem:.2f} (target <= 0.8)")  # fmt: skip
+                row = f"{name:<12} {'alone':<7} {impl:<10} {r['params'] / 1e6:>6.1f}M {t['median']:>7.2f}"
+                print(f"{row} {t['min']:>7.2f} {r['peak_gib']:>8.2f} {step_mem:>8.2f}  {note}", flush=True)
                 continue
-            for key, label in (("medtranslate", "paired: mt"), ("baseline", "paired: ref")):
+            for key in ("batched", "unbatched", "baseline"):
                 t = r[key]
-                note = f"medtranslate / reference-style step = {r['ratio']:.2f} (median of paired ratios)"
-                row = f"{name:<13} {label:<12} {'':>9} {t['median']:>8.2f} {t['min']:>8.2f}"
-                print(f"{row} {'':>9}  {note if key == 'baseline' else ''}", flush=True)
+                note = f"speed vs baseline {t['speedup']:.2f}x (median of paired ratios)" if "speedup" in t else ""
+                if key == "batched":
+                    note += " (target >= 1.3x)"
+                row = f"{name:<12} {'paired':<7} {key:<10} {'':>7} {t['median']:>7.2f} {t['min']:>7.2f}"
+                print(f"{row} {'':>8} {'':>8}  {note}", flush=True)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=Path, help="trained weights (a checkpoint file or a checkpoint folder)")
     p.add_argument("--format", action="append", choices=FORMATS, help="output format; repeat for several")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ...")
-    p.add_argument("--amp", choices=("bf16", "fp16", "none"), help="mixed precision of the network forward pass")
+    p.add_argument(
+        "--amp",
+        choices=("auto", "bf16", "fp16", "fp32", "none"),
+        help="mixed precision of the network forward pass (default auto: bf16 where the hardware does it natively)",
+    )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config override (JSON value)")
     p.add_argument("--config", default="inference.json", help="config file in <bundle>/configs (inference.json)")
     p.set_defaults(func=f"{RUNNER}:translate")

@@ -129,7 +129,7 @@ class TrainingMixin:
         """Set the shared options (call once, after the ignite/MONAI constructor).
 
         Args:
-            amp: ``"bf16"``, ``"fp16"`` or ``None``.
+            amp: ``"auto"`` (bf16 where the device computes it natively), ``"bf16"``, ``"fp16"`` or ``None``/``"fp32"``.
             accumulation_steps: iterations whose gradients are summed before one optimiser step.
             schedulers: epoch-level LR schedulers (one or a sequence).
             channels_last: move inputs to channels-last memory format (networks should be converted too).
@@ -141,7 +141,7 @@ class TrainingMixin:
         """
         if int(accumulation_steps) < 1:
             raise ConfigError(None, f"accumulation_steps must be a positive integer, got {accumulation_steps!r}")
-        self.amp_dtype = resolve_amp(amp)
+        self.amp_dtype = resolve_amp(amp, self.state.device)
         self.grad_scaler = make_grad_scaler(self.state.device, self.amp_dtype)
         self.accumulation_steps = int(accumulation_steps)
         if schedulers is None:

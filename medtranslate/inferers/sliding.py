@@ -29,7 +29,7 @@ from torch import nn
 
 from medtranslate.errors import ConfigError, InputError
 from medtranslate.inferers.padding import PAD_MODES, crop_back, pad_to_roi
-from medtranslate.utils.amp import autocast, resolve_amp
+from medtranslate.utils.amp import AUTO, autocast, resolve_amp
 
 __all__ = ["VolumeTranslator", "translate_volume"]
 
@@ -60,7 +60,8 @@ class VolumeTranslator:
         sw_device: where windows are computed; defaults to ``device``, else to the network's device.
         stitch_device: where the output is accumulated; defaults to ``device``, else ``sw_device``. Use "cpu" when
             the GPU is short of memory (the output and weight maps then live in host memory).
-        amp: "bf16", "fp16" or "none"/None (any spelling :func:`medtranslate.utils.amp.resolve_amp` accepts, the
+        amp: "auto" (bf16 where the window device computes it natively, see :mod:`medtranslate.utils.amp`),
+            "bf16", "fp16" or "none"/"fp32"/None (any spelling :func:`medtranslate.utils.amp.resolve_amp` accepts, the
             trainers' parser): autocast dtype of the network forward pass.
         pad_mode: how axes shorter than the window are padded: "reflect" (default; the network and its instance
             norms see mirrored tissue instead of a flat slab), "replicate" or "constant" (``padding_cval``).
@@ -114,7 +115,7 @@ class VolumeTranslator:
         self.device = None if device is None else torch.device(device)
         self.sw_device = None if sw_device is None else torch.device(sw_device)
         self.stitch_device = None if stitch_device is None else torch.device(stitch_device)
-        self.amp = resolve_amp(amp)
+        self.amp = amp if isinstance(amp, str) and amp.strip().lower() == AUTO else resolve_amp(amp)
         self.pad_mode = pad_mode
         self.padding_cval = float(padding_cval)
         self.progress = progress
@@ -154,8 +155,10 @@ class VolumeTranslator:
             raise ConfigError(None, f"the network is on {net_dev} but windows go to {sw}: move it with network.to()")
         return sw, self.stitch_device or self.device or sw
 
-    def _predictor(self, network: Callable) -> Callable[[torch.Tensor], torch.Tensor]:
-        amp = self.amp
+    def _predictor(
+        self, network: Callable, device: torch.device | None = None
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        amp = resolve_amp(self.amp, device)  # "auto" decides on the window device
 
         def run(x: torch.Tensor) -> torch.Tensor:
             with autocast(x.device, amp):
@@ -217,7 +220,7 @@ class VolumeTranslator:
         # Own retry instead of SlidingWindowInfererAdapt: that class adapts only when the whole input volume sits on
         # the GPU and an explicit stitch device disables it; here the volume stays on the host.
         batch = self.sw_batch_size
-        predictor = self._predictor(network)
+        predictor = self._predictor(network, sw_device)
         while True:
             try:
                 return self._inferer(sw_device, stitch, batch)(x, predictor)
