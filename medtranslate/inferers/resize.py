@@ -41,7 +41,8 @@ class ResizeNetwork(nn.Module):
             kwargs["align_corners"] = False
         if self.mode in ("bilinear", "bicubic") and any(s < t for s, t in zip(size, x.shape[2:])):
             kwargs["antialias"] = True
-        return F.interpolate(x, size=tuple(size), mode=self.mode, **kwargs)
+        # float32: the antialiased CPU kernels have no bf16 version (a bf16 network output under autocast)
+        return F.interpolate(x.float(), size=tuple(size), mode=self.mode, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Resize ``x`` (B, C, *spatial) to ``size``, run the network, resize the result back.

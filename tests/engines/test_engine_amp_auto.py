@@ -6,7 +6,7 @@ import torch
 from _engine_nets import lsgan, make_cyclegan_parts
 
 from medtranslate.engines import CycleGANTrainer
-from medtranslate.inferers import VolumeTranslator
+from medtranslate.inferers import ResizeNetwork, VolumeTranslator
 from medtranslate.utils import amp as amp_mod
 
 
@@ -25,3 +25,9 @@ def test_trainer_and_translator_decide_on_their_device(monkeypatch):
     seen.clear()
     VolumeTranslator((8, 8), amp="auto")(net, torch.zeros(1, 16, 16))
     assert set(seen) == {torch.float32}
+
+
+def test_resized_network_under_bf16_autocast():
+    net = ResizeNetwork(torch.nn.Conv2d(1, 1, 3, padding=1), (16, 16))  # the bf16 output is downsized
+    out = VolumeTranslator((12, 12), amp="bf16")(net, torch.rand(1, 12, 12))
+    assert out.shape == (1, 12, 12) and out.dtype == torch.float32
