@@ -54,6 +54,7 @@ OVERRIDES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "num": ("num", int),
     "seed": ("seed", int),
     "overwrite": ("overwrite", bool),
+    "resume": ("translator#skip_existing", bool),
 }
 
 
@@ -315,6 +316,9 @@ def translate(args: argparse.Namespace) -> int:
     if result is None:
         raise ConfigError(Path(args.bundle) / "configs" / args.config, "its 'translator' did not produce a result")
     n, bad = len(result.items), len(result.failed)
+    shard = getattr(workflow, "shard", None)
+    if shard is not None and not shard.is_main:  # under torchrun rank 0 speaks for all (the results are merged)
+        return 0 if result.ok else 1
     print(f"translated {n - bad} of {n} input(s) into {args.output}; report: {result.report_path}")
     for row in result.failed:
         print(f"  failed: {row['error']}")

@@ -65,6 +65,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         choices=("auto", "bf16", "fp16", "fp32", "none"),
         help="mixed precision of the network forward pass (default auto: bf16 where the hardware does it natively)",
     )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        default=None,
+        help="skip inputs whose outputs all exist (rerun an interrupted batch, also under torchrun)",
+    )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config override (JSON value)")
     p.add_argument("--config", default="inference.json", help="config file in <bundle>/configs (inference.json)")
     p.set_defaults(func=f"{RUNNER}:translate")

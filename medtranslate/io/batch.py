@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from medtranslate.errors import ConfigError, InputError, MedTranslateError, OutputError, message_line
 from medtranslate.io.load import detect_format
 from medtranslate.utils.atomic import TMP_MARK, atomic_path
+from medtranslate.utils.distributed import Shard, current_shard
 
 if TYPE_CHECKING:  # the io readers pull torch and MONAI: import them only where an item is converted
     from medtranslate.io import SeriesRef
@@ -214,9 +215,13 @@ def _clean_leftovers(output: Path) -> None:
 
 
 def _plan(
-    refs: Sequence[SeriesRef], dst: Path, to: str, overwrite: bool, anonymize: bool
+    refs: Sequence[SeriesRef], dst: Path, to: str, overwrite: bool, anonymize: bool, shard: Shard | None = None
 ) -> tuple[list[BatchItem | None], list[_Task | None]]:
-    """Name every output, find collisions and complete outputs; return (finished items, tasks) aligned with ``refs``."""
+    """Name every output, find collisions and complete outputs; return (finished items, tasks) aligned with ``refs``.
+
+    Under a launch of several processes (``shard``) every rank plans all items (the same collisions everywhere) but
+    cleans the leftovers of its own items only (another rank may be writing its temporary files).
+    """
     outputs = [output_path(dst, ref.key, to) for ref in refs]
     inputs = {Path(os.path.abspath(p)) for ref in refs for p in ref.paths}
     by_name: dict[str, list[int]] = defaultdict(list)
@@ -249,7 +254,8 @@ def _plan(
             done.append(BatchItem(status=FAILED, reason=reason, **common))
             tasks.append(None)
             continue
-        _clean_leftovers(out)
+        if shard is None or shard.owns(i):
+            _clean_leftovers(out)
         if out.exists() and not overwrite:
             done.append(BatchItem(status=SKIPPED, reason="output already complete", **common))
             tasks.append(None)
@@ -474,13 +480,15 @@ def convert_tree(
             raise InputError(src, "no image files found")
         refs.sort(key=lambda r: (r.key, [str(p) for p in r.paths]))
 
-        items, tasks = _plan(refs, dst, to, overwrite, anonymize)
+        shard = current_shard()
+        items, tasks = _plan(refs, dst, to, overwrite, anonymize, shard)
         for item in items:  # failures found while planning (name collisions) are announced like the others
-            if item is not None and item.status == FAILED:
+            if item is not None and item.status == FAILED and shard.is_main:
                 logger.error("%s: %s", item.input, item.reason)
-        todo = [(i, task) for i, task in enumerate(tasks) if task is not None]
-        bar = _progress_bar(len(refs), progress)
-        bar.update(len(refs) - len(todo))
+        todo = [(i, task) for i, task in enumerate(tasks) if task is not None and shard.owns(i)]
+        mine = sum(1 for i in range(len(refs)) if shard.owns(i))
+        bar = _progress_bar(mine, progress)
+        bar.update(mine - len(todo))
 
         def on_done(i: int, item: BatchItem) -> None:
             items[i] = item
@@ -498,8 +506,12 @@ def convert_tree(
         finally:
             bar.close()
 
+    if shard.distributed:  # every rank gets every rank's items; rank 0 writes the one report
+        for rank_items in shard.gather({i: items[i] for i, _ in todo}):
+            for i, item in rank_items.items():
+                items[i] = item
     result = BatchResult(items=[item for item in items if item is not None], src=str(src), dst=str(dst), to=to)
-    if report is not None:
+    if report is not None and shard.is_main:
         write_report(result, report)
     return result
 

@@ -31,6 +31,7 @@ from medtranslate.io.batch import FORMATS, is_within, output_path, prepare_desti
 from medtranslate.io.dicom_series import keep_parsed_headers
 from medtranslate.modelio import find_checkpoint, load_network
 from medtranslate.utils.atomic import atomic_path
+from medtranslate.utils.distributed import current_shard
 
 __all__ = [
     "TranslationDirection",
@@ -188,6 +189,12 @@ class TranslationWorkflow:
             files written (en-face projections, figures).
         anonymize: DICOM outputs without patient identity (see docs/io.md).
         report_name: file name of the JSON report in ``output_dir``.
+        skip_existing: leave an item whose outputs all exist (outputs appear only once complete), e.g. to resume an
+            interrupted run; its report row says ``"skipped": true``.
+
+    Under ``torchrun`` (``RANK`` / ``WORLD_SIZE`` set) the inputs are shared among the processes
+    (:mod:`medtranslate.utils.distributed`): each one translates its own items, on ``cuda:LOCAL_RANK`` when the
+    device is CUDA, and rank 0 writes the report of all of them.
 
     Raises:
         ConfigError: on an unknown direction or output format.
@@ -209,6 +216,7 @@ class TranslationWorkflow:
         callbacks: Sequence[Callable[[TranslatedItem], Any]] = (),
         anonymize: bool = False,
         report_name: str = "translate_report.json",
+        skip_existing: bool = False,
     ) -> None:
         if isinstance(directions, TranslationDirection):
             directions = {direction or "default": directions}
@@ -240,6 +248,11 @@ class TranslationWorkflow:
         self.callbacks = list(callbacks)
         self.anonymize = bool(anonymize)
         self.report_name = report_name
+        self.skip_existing = bool(skip_existing)
+        self.shard = current_shard()
+        if self.shard.distributed and self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", self.shard.local_rank % max(torch.cuda.device_count(), 1))
+            torch.cuda.set_device(self.device)  # a translator configured for "cuda" runs on this rank's GPU too
         self.result: TranslationResult | None = None
         self.checkpoint_loaded: Path | None = None
 
@@ -275,6 +288,12 @@ class TranslationWorkflow:
             if any(p == absout or is_within(p, absout) for p in inputs):
                 return out
         return None
+
+    def _finished(self, ref: Any) -> bool:
+        outs = list(self._output_paths(ref.key).values())
+        if self.cycle_map:
+            outs.append(self._cycle_map_path(ref.key))
+        return all(p.exists() for p in outs)
 
     # ---------------------------------------------------------------- one item
     def _translate_one(self, ref: Any, forward: nn.Module, backward: nn.Module | None, row: dict[str, Any]) -> None:
@@ -348,7 +367,11 @@ class TranslationWorkflow:
         prepare_destination(self.output_dir)  # a destination we cannot write fails once, before any model is loaded
         with keep_parsed_headers():  # the headers that discovery parses serve the loads (each DICOM file parsed once)
             result = self._run_items()
-        result.report_path = self._write_report(result)
+        if self.shard.distributed:  # every rank's rows, in discovery order, on every rank
+            rows = sorted((r for part in self.shard.gather(result.items) for r in part), key=lambda r: r["index"])
+            result = TranslationResult(items=rows)
+        path = self.output_dir / self.report_name
+        result.report_path = self._write_report(result) if self.shard.is_main else path
         self.result = result
         return result
 
@@ -367,8 +390,11 @@ class TranslationWorkflow:
         inputs = {Path(os.path.abspath(p)) for ref in refs for p in ref.paths}
         forward, backward = self._prepare_networks()
         result = TranslationResult()
-        for ref in refs:
+        for index, ref in enumerate(refs):
+            if not self.shard.owns(index):
+                continue
             row: dict[str, Any] = {
+                "index": index,
                 "key": ref.key,
                 "input": str(ref.paths[0].parent if ref.kind == "dicom" else ref.paths[0]),
                 "ok": False,
@@ -383,6 +409,11 @@ class TranslationWorkflow:
                     raise InputError(
                         row["input"], f"the output {replaced} would replace an input; choose another --output"
                     )
+                if self.skip_existing and self._finished(ref):
+                    row.update(ok=True, skipped=True, outputs=[str(p) for p in self._output_paths(ref.key).values()])
+                    logger.info(f"{row['input']}: skipped, its outputs exist")
+                    result.items.append(row)
+                    continue
                 self._translate_one(ref, forward, backward, row)
                 row["ok"] = True
                 logger.info(f"{row['input']}: translated ({self.direction_name}) -> {', '.join(row['outputs'])}")
