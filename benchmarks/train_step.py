@@ -31,6 +31,7 @@ import sys
 import time
 
 CASES = {
+    "2d-32-b1": {"dims": 2, "spatial": (32, 32), "batch": 1, "smoke": True},
     "2d-128-b1": {"dims": 2, "spatial": (128, 128), "batch": 1},
     "2d-256-b1": {"dims": 2, "spatial": (256, 256), "batch": 1},
     "2d-256-b2": {"dims": 2, "spatial": (256, 256), "batch": 2},
@@ -281,7 +282,11 @@ def main() -> None:
         _worker(args)
         return
     cuda = args.device.startswith("cuda")
-    names = args.cases.split(",") if args.cases else [k for k, v in CASES.items() if cuda or not v.get("gpu_only")]
+    names = (
+        args.cases.split(",")
+        if args.cases
+        else [k for k, v in CASES.items() if not v.get("smoke") and (cuda or not v.get("gpu_only"))]
+    )
     print(f"device {args.device}, amp {args.amp}, channels-last {args.channels_last}, fused Adam {args.fused_adam}, "
           f"threads {args.threads}, median of {args.repeat} after {args.warmup} warm-up iterations")  # fmt: skip
     print(f"{'case':<12} {'run':<7} {'step':<10} {'params':>7} {'s/iter':>7} {'min':>7} {'peak GiB':>8} "
