@@ -7,7 +7,7 @@ sliding-window setting, so both see the same machine load; the figure is the med
 (:func:`medtranslate.inferers.seam_score`: about 1 = no visible seam; the one-shot output scored on the same window
 borders gives the noise floor).
 
-Settings swept: overlap (0.25 as in ganslate, 0.5), blending (gaussian, constant), ``sw_batch_size``, window depth
+Settings: overlap (0.25 as in ganslate, 0.5), blending (gaussian, constant), ``sw_batch_size`` (1, 4), window depth
 (9 as trained, or the whole stack: then no window border along depth), fp32 / bf16 autocast and channels-last-3d.
 
     PYTHONPATH=. .venv/bin/python benchmarks/inference_sweep.py [--size 18 128 128] [--channels 8] [--repeat 2]
@@ -30,16 +30,19 @@ from translate import _volume  # noqa: E402  (the same synthetic stack as benchm
 
 
 def _settings(depth: int, amp_native: str) -> list[dict]:
-    out = []
-    for roi_d in (9, depth):
-        for overlap in (0.25, 0.5):
-            for mode in ("gaussian", "constant"):
-                out.append({"roi_d": roi_d, "overlap": overlap, "mode": mode, "sw": 1, "amp": None, "cl": False})
-    base = {"roi_d": depth, "overlap": 0.25, "mode": "gaussian"}
-    for sw in (2, 4):
-        out.append({**base, "sw": sw, "amp": None, "cl": False})
-    out.append({**base, "sw": 1, "amp": None, "cl": True})
-    out.append({**base, "sw": 1, "amp": amp_native, "cl": False})
+    fp32 = {"amp": None, "cl": False}
+    out = [
+        {"roi_d": 9, "overlap": 0.5, "mode": "gaussian", "sw": 4, **fp32},  # the earlier default
+        {"roi_d": 9, "overlap": 0.25, "mode": "gaussian", "sw": 4, **fp32},  # ganslate's choice
+        {"roi_d": 9, "overlap": 0.25, "mode": "constant", "sw": 4, **fp32},
+        {"roi_d": depth, "overlap": 0.25, "mode": "gaussian", "sw": 1, **fp32},  # whole depth: no depth border
+        {"roi_d": depth, "overlap": 0.25, "mode": "gaussian", "sw": 4, **fp32},
+    ]
+    best = {"roi_d": depth, "overlap": 0.25, "mode": "gaussian", "sw": 4}
+    out.append({**best, "amp": amp_native, "cl": False})
+    out.append({**best, "amp": None, "cl": True})
+    out.append({**best, "overlap": 0.125, "amp": amp_native, "cl": False})  # less overlap: fewer windows
+    out.append({**best, "hw": (-1, 64), "amp": amp_native, "cl": False})  # whole rows: borders along W only
     return out
 
 
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--channels", type=int, default=8, help="generator base channels (paper: 64)")
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--start", type=int, default=0, help="skip the first settings (resume a sweep)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -77,10 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(head)
     print("-" * len(head))
-    for s in _settings(a.size[0], "bf16"):
-        roi = (s["roi_d"], *a.roi_hw)
-        model = net.to(memory_format=torch.channels_last_3d) if s["cl"] else net
-        vol = x.contiguous(memory_format=torch.channels_last_3d)[None][0] if s["cl"] else x
+    settings = _settings(a.size[0], "bf16")
+    for s in settings[a.start :]:
+        hw = [a.size[1 + i] if r < 0 else r for i, r in enumerate(s.get("hw", a.roi_hw))]
+        roi = (s["roi_d"], *hw)
+        model = net.to(memory_format=torch.channels_last_3d) if s["cl"] else net  # windows: MONAI's layout
+        vol = x
         ratios, times, shots = [], [], []
         y = None
         for _ in range(a.repeat):

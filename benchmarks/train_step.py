@@ -229,7 +229,8 @@ def _worker(args: argparse.Namespace) -> None:
 
         return run, batch, n
 
-    wanted = ("batched", "unbatched", "baseline") if args.impl == "paired" else (args.impl,)
+    paired = {"paired": ("batched", "unbatched", "baseline"), "paired-quick": ("batched", "baseline")}
+    wanted = paired.get(args.impl, (args.impl,))
     batch = None
     for name in wanted:
         if name == "baseline":
@@ -257,8 +258,8 @@ def _worker(args: argparse.Namespace) -> None:
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
     out = {k: {"median": statistics.median(v), "min": min(v)} for k, v in times.items()}
-    if args.impl == "paired":
-        for k in ("batched", "unbatched"):
+    if args.impl in paired:
+        for k in set(wanted) - {"baseline"}:
             out[k]["speedup"] = statistics.median(b / a for a, b in zip(times[k], times["baseline"]))
     print(json.dumps({**out, "peak_gib": peak, "before_gib": before, "params": n_params}))
 
@@ -274,6 +275,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (the reference used 2)")
     p.add_argument("--fused-adam", action="store_true", help="torch.optim.Adam(fused=True) for medtranslate's step")
+    p.add_argument("--quick", action="store_true", help="paired run without medtranslate's unbatched step")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain-PyTorch reference step (2D cases)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--impl", default="batched", help=argparse.SUPPRESS)
@@ -294,7 +296,8 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     for name in names:
         two_d = CASES[name]["dims"] == 2
-        impls = ["batched"] + ([] if args.no_baseline or not two_d else ["baseline", "paired"])
+        paired = "paired-quick" if args.quick else "paired"
+        impls = ["batched"] + ([] if args.no_baseline or not two_d else ["baseline", paired])
         alone: dict[str, dict] = {}
         for impl in impls:
             cmd = [sys.executable, __file__, "--worker", name, "--impl", impl, "--device", args.device, "--amp",
@@ -310,7 +313,7 @@ def main() -> None:
                 print(f"{name:<12} {impl:<7} failed: {last}")
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
-            if impl != "paired":
+            if not impl.startswith("paired"):
                 alone[impl] = r
                 t, step_mem = r[impl], r["peak_gib"] - r["before_gib"]
                 note = ""
@@ -322,6 +325,8 @@ def main() -> None:
                 print(f"{row} {t['min']:>7.2f} {r['peak_gib']:>8.2f} {step_mem:>8.2f}  {note}", flush=True)
                 continue
             for key in ("batched", "unbatched", "baseline"):
+                if key not in r:
+                    continue
                 t = r[key]
                 note = f"speed vs baseline {t['speedup']:.2f}x (median of paired ratios)" if "speedup" in t else ""
                 if key == "batched":
