@@ -107,8 +107,11 @@ def oct_bscan(
         r = w * rng.uniform(0.08, 0.13)
         rpe_y = boundaries[rpe_top][None, :]
         height = h * rng.uniform(0.05, 0.08)
-        mass = (np.abs(x - c)[None, :] < r) & (yy < rpe_y + 2) & (yy > rpe_y - height * np.sqrt(
-            np.clip(1 - ((x - c) / r) ** 2, 0, 1))[None, :])
+        mass = (
+            (np.abs(x - c)[None, :] < r)
+            & (yy < rpe_y + 2)
+            & (yy > rpe_y - height * np.sqrt(np.clip(1 - ((x - c) / r) ** 2, 0, 1))[None, :])
+        )
         mass = ndimage.binary_opening(mass, iterations=1) if mass.any() else mass
         fluid_c = c + np.sign(rng.uniform(-1, 1)) * r * rng.uniform(0.9, 1.3)
         fr = w * rng.uniform(0.05, 0.09)
