@@ -189,6 +189,7 @@ class DistillationStudy:
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.confidence = float(confidence)
         self.teachers: dict[int, nn.Module] = {}
+        self.result: dict[str, Any] | None = None
 
     def _cache(self, items: Sequence[dict[str, Any]], transform: Callable) -> CacheDataset:
         return CacheDataset(list(items), transform, progress=False, copy_cache=False)
@@ -270,6 +271,7 @@ class DistillationStudy:
                 tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
             with atomic_path(self.output_dir / "distillation.md") as tmp:
                 tmp.write_text(result["table"])
+        self.result = result
         return result
 
     def _summary(self, per_seed: list[dict[str, Any]]) -> dict[str, Any]:
