@@ -88,7 +88,9 @@ def test_teacher_and_student_classes_must_match():
     dl = {"labels": ["NORMAL", "DRUSEN", "CNV"]}
     t = [{"class": 0}, {"class": 1}, {"class": 2}]
     assert check_shared_classes(t, list(t), dl) == ["NORMAL", "DRUSEN", "CNV"]
-    with pytest.raises(ConfigError, match=r"teacher and student classes differ \(teacher only: CNV; student only: none\)"):
+    with pytest.raises(
+        ConfigError, match=r"teacher and student classes differ \(teacher only: CNV; student only: none\)"
+    ):
         check_shared_classes(t, t[:2], dl)
     with pytest.raises(ConfigError, match="class CNV has no images .* the class is empty"):
         check_shared_classes(t[:2], t[:2], dl)
@@ -97,4 +99,6 @@ def test_teacher_and_student_classes_must_match():
 def test_datalist_json_written_is_valid(tmp_path):
     path = write_sample_dataset(tmp_path, "fundus_oct", n=4, seed=1, shape=(32, 32))
     data = json.loads(path.read_text())
-    assert {i["label"] for s in ("training", "test") for i in data.get(s, {}).get("domain_a", [])} <= set(RETINA_CLASSES)
+    assert {i["label"] for s in ("training", "test") for i in data.get(s, {}).get("domain_a", [])} <= set(
+        RETINA_CLASSES
+    )

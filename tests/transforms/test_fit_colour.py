@@ -32,7 +32,9 @@ def test_colour_check_refuses_grey_images():
     check = ColourPhotoCheck("fundus photograph")
     assert check(torch.rand(3, 20, 20), "rgb.png") == []
     assert check(torch.rand(4, 20, 20), "rgba.png") == []
-    with pytest.raises(InputError, match=r"^g\.png: is a greyscale image; a colour \(RGB\) fundus photograph is needed"):
+    with pytest.raises(
+        InputError, match=r"^g\.png: is a greyscale image; a colour \(RGB\) fundus photograph is needed"
+    ):
         check(torch.rand(1, 20, 20), "g.png")
     grey = torch.rand(1, 20, 20).repeat(3, 1, 1)
     with pytest.raises(InputError, match="greyscale"):
