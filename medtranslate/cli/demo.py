@@ -510,7 +510,7 @@ def _fundus2oct(ctx: DemoContext) -> dict[str, Any]:
         result_id="evaluator",
     )
     ctx.failed += len(ev.failed)
-    scores = {k: round(v["value"], 4) for k, v in ev.results.get("Total", {}).items() if isinstance(v, dict)}
+    scores = {k: round(v["value"], 4) for k, v in ev.results.get("fundus2oct", {}).items() if isinstance(v, dict)}
     for k, v in scores.items():
         ctx.echo(f"      {k}: {v}")
     study = run_bundle_config(
