@@ -17,6 +17,7 @@ from monai.bundle import ConfigParser
 from PIL import Image
 
 from medtranslate.cli.bundle_runner import run_bundle_config
+from medtranslate.cli.main import main
 from medtranslate.data.samples import write_sample_dataset
 from medtranslate.errors import ConfigError
 
@@ -117,6 +118,15 @@ def test_train_and_translate_both_ways(data, trained, tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_training_run_is_a_bundle(data, trained, tmp_path):
+    run = trained.parent
+    assert (run / "models" / "model.pt").is_file() and (run / "configs" / "inference.json").is_file()
+    photos = data.parent / "fundus" / "CNV"
+    assert main(["translate", "--bundle", str(run), "--input", str(photos), "--output", str(tmp_path)]) == 0
+    assert Image.open(next(tmp_path.glob("*.png"))).size == (32, 32)  # the run's image_size, no --set needed
+
+
+@pytest.mark.slow
 def test_grey_image_given_as_fundus_is_one_line(trained, tmp_path, capsys):
     Image.fromarray((np.random.default_rng(0).random((30, 40)) * 255).astype(np.uint8)).save(tmp_path / "g.png")
     rc = run_translate(BUNDLE, tmp_path / "g.png", tmp_path / "o", trained, "--direction", "fundus2oct", *TINY_SET)
@@ -151,6 +161,10 @@ def test_pix2pix_variant_trains_on_pairs(data, tmp_path):
     (ckpt,) = sorted((tmp_path / "checkpoints").iterdir())[-1:]
     state = torch.load(ckpt, weights_only=True)
     assert "generator" in state and "discriminator" in state
+    photos = data.parent / "fundus" / "DME"
+    rc = main(["translate", "--bundle", str(tmp_path), "--input", str(photos), "--output", str(tmp_path / "o")])
+    assert rc == 0  # the run's own bundle knows its generator key and sizes
+    assert Image.open(next((tmp_path / "o").glob("*.png"))).mode == "L"
 
 
 TINY_DISTILL = {"widen_factor": 0.125, "classifier_size": [32, 32], "seeds": [0, 1], "teacher_epochs": 1,
