@@ -102,3 +102,27 @@ def test_datalist_json_written_is_valid(tmp_path):
     assert {i["label"] for s in ("training", "test") for i in data.get(s, {}).get("domain_a", [])} <= set(
         RETINA_CLASSES
     )
+
+
+def test_class_matched_dataset_pairs_by_class_and_epoch():
+    import torch
+
+    from medtranslate.data.class_matched import ClassMatchedDataset
+    from medtranslate.errors import InputError
+
+    student = [{"image": torch.full((1, 2, 2), float(i)), "class": i % 2} for i in range(6)]
+    teacher = [{"image": torch.full((1, 2, 2), 100.0 + j), "class": j % 2} for j in range(10)]
+    ds = ClassMatchedDataset(student, teacher, seed=3)
+    seen = set()
+    for epoch in range(4):
+        ds.set_epoch(epoch)
+        for i in range(len(ds)):
+            item = ds[i]
+            partner = int(item["teacher_image"][0, 0, 0]) - 100
+            assert partner % 2 == int(item["label"]) == i % 2  # the teacher image is of the student's class
+            seen.add((i, partner))
+    assert len(seen) > len(ds)  # partners change with the epoch
+    ds.set_epoch(1)
+    assert torch.equal(ds[2]["teacher_image"], ds[2]["teacher_image"])  # reproducible
+    with pytest.raises(InputError, match="have no teacher images"):
+        ClassMatchedDataset(student, [t for t in teacher if t["class"] == 0])
