@@ -44,3 +44,12 @@ def test_layer_profile_rewards_layers_not_a_bright_middle():
     flipped = t.flip(-1)  # upside down: layers at the wrong depths
     assert layer_profile_correlation(flipped, t) < layer_profile_correlation(t, t)
     assert depth_profile(t).shape == (64,) and depth_profile(oct_a, depth_axis=0).shape == (64,)
+
+
+def test_fidkid_prefix_keeps_two_set_metrics_apart(monkeypatch):
+    from medtranslate.metrics import fid_kid as module
+
+    monkeypatch.setattr(module, "InceptionFeatureExtractor", lambda *a, **k: object())
+    monkeypatch.setattr(module, "fid_kid", lambda *a, **k: {"FID2048": {"value": 1.0}})
+    assert module.FIDKID(prefix="identity baseline ")([0, 1], [0, 1]) == {"identity baseline FID2048": {"value": 1.0}}
+    assert module.FIDKID()([0, 1], [0, 1]) == {"FID2048": {"value": 1.0}}
