@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -47,8 +48,7 @@ def test_layer_profile_rewards_layers_not_a_bright_middle():
 
 
 def test_fidkid_prefix_keeps_two_set_metrics_apart(monkeypatch):
-    from medtranslate.metrics import fid_kid as module
-
+    module = importlib.import_module("medtranslate.metrics.fid_kid")  # the module, not the function of that name
     monkeypatch.setattr(module, "InceptionFeatureExtractor", lambda *a, **k: object())
     monkeypatch.setattr(module, "fid_kid", lambda *a, **k: {"FID2048": {"value": 1.0}})
     assert module.FIDKID(prefix="identity baseline ")([0, 1], [0, 1]) == {"identity baseline FID2048": {"value": 1.0}}
