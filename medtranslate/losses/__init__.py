@@ -8,7 +8,7 @@ from __future__ import annotations
 from .adversarial import AdversarialLoss, gradient_penalty
 from .channels import luminance, match_channels
 from .cycle import CycleLoss
-from .distillation import ClassPrototypeLoss, ClassSimilarityAlignmentLoss, KLDistillationLoss
+from .distillation import ClassPrototypeLoss, ClassSimilarityAlignmentLoss, DistillationObjective, KLDistillationLoss
 from .gradient import GradientLoss, spatial_gradients
 from .identity import IdentityLoss
 from .vae import VAELoss
@@ -21,6 +21,7 @@ __all__ = [
     "GradientLoss",
     "IdentityLoss",
     "KLDistillationLoss",
+    "DistillationObjective",
     "VAELoss",
     "gradient_penalty",
     "luminance",

@@ -19,7 +19,14 @@ from torch import nn
 
 from ._precision import float32_region
 
-__all__ = ["ClassPrototypeLoss", "ClassSimilarityAlignmentLoss", "KLDistillationLoss", "kd_kl", "class_means"]
+__all__ = [
+    "ClassPrototypeLoss",
+    "ClassSimilarityAlignmentLoss",
+    "DistillationObjective",
+    "KLDistillationLoss",
+    "kd_kl",
+    "class_means",
+]
 
 
 def kd_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -261,3 +268,72 @@ class ClassSimilarityAlignmentLoss(nn.Module):
             s_s = F.cosine_similarity(q_s.unsqueeze(1), q_s.unsqueeze(0), dim=-1)
             s_t = F.cosine_similarity(q_t.unsqueeze(1), q_t.unsqueeze(0), dim=-1)
             return kd_kl(s_s, s_t, self.temperature)
+
+
+class DistillationObjective(nn.Module):
+    """A classifier's whole training loss: cross-entropy plus the weighted FDDM distillation terms.
+
+    ``loss(pred, target, teacher_pred=None) = CE(z_s, y) + lambda_kd * KL(z_s, z_t) + lambda_csa * CSA(z_s, z_t)
+    + lambda_cpm * CPM(f_s, f_t)``, where ``pred = (z_s, f_s)`` and ``teacher_pred = (z_t, f_t)`` are
+    ``(logits, features)`` pairs (:class:`~medtranslate.networks.FeatureClassifier`). Without a teacher prediction, or
+    with every lambda 0, it is plain cross-entropy: the same object trains the teacher and the student without
+    distillation. The teacher's images are of the same class as the student's, row by row (unpaired, class-matched, as
+    seed 002 needs), so the teacher rows take the student's labels. Fits
+    :class:`~medtranslate.engines.ResumableSupervisedTrainer`'s ``loss_function(pred, target, teacher_pred)``.
+
+    Args:
+        lambda_kd: weight of :class:`KLDistillationLoss`.
+        lambda_csa: weight of :class:`ClassSimilarityAlignmentLoss` (FDDM's beta = 1).
+        lambda_cpm: weight of :class:`ClassPrototypeLoss` (FDDM's alpha = 2).
+        temperature: temperature of all three terms.
+        num_classes: number of classes.
+    """
+
+    def __init__(
+        self,
+        lambda_kd: float = 0.0,
+        lambda_csa: float = 0.0,
+        lambda_cpm: float = 0.0,
+        temperature: float = 4.0,
+        num_classes: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.weights = (float(lambda_kd), float(lambda_csa), float(lambda_cpm))
+        self.kd = KLDistillationLoss(temperature)
+        self.csa = ClassSimilarityAlignmentLoss(temperature, num_classes)
+        self.cpm = ClassPrototypeLoss(temperature, num_classes=num_classes)
+
+    @property
+    def distils(self) -> bool:
+        """Whether any distillation term has a non-zero weight."""
+        return any(w != 0 for w in self.weights)
+
+    def forward(
+        self,
+        pred: tuple[torch.Tensor, torch.Tensor] | torch.Tensor,
+        target: torch.Tensor,
+        teacher_pred: tuple[torch.Tensor, torch.Tensor] | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Compute the loss.
+
+        Args:
+            pred: the student's ``(logits, features)`` (or logits alone).
+            target: ``(B,)`` class indices.
+            teacher_pred: the teacher's ``(logits, features)`` on class-matched images, or ``None``.
+
+        Returns:
+            The scalar loss, float32.
+        """
+        logits, feats = pred if isinstance(pred, (tuple, list)) else (pred, None)
+        loss = F.cross_entropy(logits.float(), target.long())
+        if teacher_pred is None or not self.distils:
+            return loss
+        t_logits, t_feats = teacher_pred if isinstance(teacher_pred, (tuple, list)) else (teacher_pred, None)
+        w_kd, w_csa, w_cpm = self.weights
+        if w_kd:
+            loss = loss + w_kd * self.kd(logits, t_logits)
+        if w_csa:
+            loss = loss + w_csa * self.csa(logits, t_logits, target, target)
+        if w_cpm and feats is not None and t_feats is not None:
+            loss = loss + w_cpm * self.cpm(feats, t_feats, target, target)
+        return loss

@@ -7,6 +7,7 @@ See docs/evaluation.md for what each number means.
 
 from __future__ import annotations
 
+from medtranslate.metrics.classification import classification_scores, mean_ci
 from medtranslate.metrics.features import FeatureNetworkInfo, InceptionFeatureExtractor, default_inception_path
 from medtranslate.metrics.fid_kid import (
     FIDKID,
@@ -18,6 +19,7 @@ from medtranslate.metrics.fid_kid import (
 )
 from medtranslate.metrics.figures import save_image_grid, save_panel_figure, save_side_by_side, to_display
 from medtranslate.metrics.inception import FIDInceptionV3, state_dict_from_fid_helper
+from medtranslate.metrics.profile import depth_profile, layer_profile_correlation
 from medtranslate.metrics.projection import StackImages, en_face_projection, stack_images, volume_slices
 from medtranslate.metrics.report import flatten_results, to_jsonable, write_report
 from medtranslate.metrics.similarity import (
@@ -38,6 +40,10 @@ __all__ = [
     "reference_ssim",
     "summarize_statistics",
     "vessel_statistics",
+    "classification_scores",
+    "mean_ci",
+    "depth_profile",
+    "layer_profile_correlation",
     "FeatureNetworkInfo",
     "InceptionFeatureExtractor",
     "default_inception_path",

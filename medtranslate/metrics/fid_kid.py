@@ -255,6 +255,8 @@ class FIDKID:
             :func:`~medtranslate.metrics.default_inception_path`).
         device: where the feature network runs.
         data_range: (low, high) of the image values.
+        prefix: text put before every result name (``"identity "`` gives ``"identity FID2048"``), so that two set
+            metrics of one evaluation (e.g. the translation and its identity baseline) keep apart.
     """
 
     def __init__(
@@ -264,7 +266,9 @@ class FIDKID:
         inception_path: str | os.PathLike | None = None,
         device: Any = "cpu",
         data_range: Sequence[float] = (-1.0, 1.0),
+        prefix: str = "",
     ) -> None:
+        self.prefix = str(prefix)
         self.fid_dims = tuple(int(d) for d in fid_dims)
         self.kid_dims = None if kid_dims in (None, 0) else int(kid_dims)
         self.inception_path, self.device = inception_path, device
@@ -290,7 +294,8 @@ class FIDKID:
         if self._extractor is None:
             dims = list(dict.fromkeys([*self.fid_dims, *([self.kid_dims] if self.kid_dims else [])]))
             self._extractor = InceptionFeatureExtractor(self.inception_path, dims=dims, device=self.device)
-        return fid_kid(
+        results = fid_kid(
             list(real), list(generated), self._extractor, self.data_range, fid_dims=self.fid_dims,
             kid_dims=self.kid_dims,
         )  # fmt: skip
+        return {f"{self.prefix}{k}": v for k, v in results.items()}

@@ -87,7 +87,10 @@ def save_side_by_side(
 
 
 def save_panel_figure(
-    panels: Sequence[tuple[str, Any]], path: str | os.PathLike, value_ranges: Sequence[tuple | None] | None = None
+    panels: Sequence[tuple[str, Any]],
+    path: str | os.PathLike,
+    value_ranges: Sequence[tuple | None] | None = None,
+    columns: int | None = None,
 ) -> Path:
     """A one-row PNG of 2D grey panels with titles (the layout of seed 003's Figure 4), written atomically.
 
@@ -95,18 +98,27 @@ def save_panel_figure(
         panels: ``(title, 2D array)`` pairs; arrays are shown with row 0 at the top.
         path: destination PNG.
         value_ranges: display range per panel; default each panel's 1st-99th percentile.
+        columns: panels per row (default: all in one row); more panels wrap to further rows.
+
+    A panel may also be a colour image ``(H, W, 3)``, shown in colour after scaling its display range to [0, 1].
 
     Returns:
         The PNG path.
     """
-    fig = Figure(figsize=(3.2 * len(panels), 3.4), dpi=100)
+    ncol = max(1, min(int(columns or len(panels)), len(panels)))
+    nrow = -(-len(panels) // ncol)
+    fig = Figure(figsize=(3.2 * ncol, 3.4 * nrow), dpi=100)
     FigureCanvasAgg(fig)
     for i, (title, img) in enumerate(panels):
         img = np.asarray(img, dtype=np.float32)
         vr = value_ranges[i] if value_ranges else None
         lo, hi = (float(v) for v in (vr if vr is not None else np.percentile(img, [1, 99])))
-        ax = fig.add_subplot(1, len(panels), i + 1)
-        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1)
+        hi = hi if hi > lo else lo + 1
+        ax = fig.add_subplot(nrow, ncol, i + 1)
+        if img.ndim == 3 and img.shape[-1] == 3:
+            ax.imshow(np.clip((img - lo) / (hi - lo), 0.0, 1.0))
+        else:
+            ax.imshow(img, cmap="gray", vmin=lo, vmax=hi)
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.tight_layout()

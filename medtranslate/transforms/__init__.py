@@ -6,7 +6,15 @@ See docs/bundles/ct2mri.md and docs/inference.md.
 from __future__ import annotations
 
 from medtranslate.transforms.augment import RandEnFaceZoomd
-from medtranslate.transforms.checks import ModalityCheck, UpscaleCheck, VesselMapCheck, VolumeCheck, dicom_modality
+from medtranslate.transforms.checks import (
+    ColourPhotoCheck,
+    ModalityCheck,
+    UpscaleCheck,
+    VesselMapCheck,
+    VolumeCheck,
+    dicom_modality,
+)
+from medtranslate.transforms.fit import FIT_MODES, FitToSize, FitToSized
 from medtranslate.transforms.intensity import (
     CT_FULL_RANGE,
     HUWindow,
@@ -27,6 +35,10 @@ from medtranslate.transforms.vessels import VesselDeconvolution, deconvolve_vess
 
 __all__ = [
     "RandEnFaceZoomd",
+    "ColourPhotoCheck",
+    "FIT_MODES",
+    "FitToSize",
+    "FitToSized",
     "ModalityCheck",
     "VolumeCheck",
     "UpscaleCheck",

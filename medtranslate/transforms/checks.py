@@ -264,3 +264,41 @@ class VesselMapCheck(VolumeCheck):
                 name, f"is not a binary vessel map ({values.numel()} distinct values; expected background and vessel)"
             )
         return warnings
+
+
+class ColourPhotoCheck(VolumeCheck):
+    """Checks that an input is a colour (RGB or RGBA) 2D photograph, e.g. a fundus photograph for fundus2oct.
+
+    A one-channel image, or an RGB image whose three channels are identical (a grey picture saved as RGB), is refused
+    with one line saying it is greyscale; so is a 3D volume.
+
+    Args:
+        what: what the photograph should be, for the message (``"fundus photograph"``).
+        min_size: smallest accepted size of both axes.
+    """
+
+    def __init__(self, what: str = "colour photograph", min_size: int = 16) -> None:
+        super().__init__(channels=None, spatial_dims=(2,), min_size=min_size)
+        self.what = what
+
+    def __call__(self, image: Any, name: str | None = None) -> list[str]:
+        """Check ``image`` (channel first).
+
+        Args:
+            image: ``(C, H, W)`` tensor or MetaTensor.
+            name: the file, for the error message.
+
+        Returns:
+            Warnings (none).
+
+        Raises:
+            InputError: for a greyscale, 3D or too small image.
+        """
+        super().__call__(image, name)
+        c = int(image.shape[0])
+        grey = c in (1, 2) or (c >= 3 and bool((image[0] == image[1]).all() and (image[1] == image[2]).all()))
+        if grey:
+            raise InputError(name, f"is a greyscale image; a colour (RGB) {self.what} is needed")
+        if c not in (3, 4):
+            raise InputError(name, f"has {c} channels; a colour (RGB) {self.what} has 3 (4 with alpha)")
+        return []

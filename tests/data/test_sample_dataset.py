@@ -14,7 +14,7 @@ from medtranslate.errors import ConfigError
 from medtranslate.metrics.projection import en_face_projection
 from medtranslate.metrics.structure import vessel_dice
 
-SMALL = {"ct_mr": (20, 20, 16), "oct_confocal": (16, 32, 32), "fundus": (48, 48)}
+SMALL = {"ct_mr": (20, 20, 16), "oct_confocal": (16, 32, 32), "fundus": (48, 48), "fundus_oct": (32, 32)}
 
 
 def _read(path: str) -> np.ndarray:

@@ -132,3 +132,25 @@ def test_losses_under_bf16_autocast():
             ClassPrototypeLoss()(logits, torch.randn(4, 3), labels, labels),
         ]
     assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in values)
+
+
+def test_distillation_objective_is_cross_entropy_without_teacher():
+    import torch.nn.functional as F
+
+    from medtranslate.losses import DistillationObjective
+
+    torch.manual_seed(0)
+    logits, feats = torch.randn(6, 4, requires_grad=True), torch.randn(6, 8, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 3, 0, 1])
+    plain = DistillationObjective(num_classes=4)
+    ce = F.cross_entropy(logits, y)
+    assert not plain.distils and torch.allclose(plain((logits, feats), y), ce)
+    assert torch.allclose(plain((logits, feats), y, (torch.randn(6, 4), torch.randn(6, 8))), ce)
+    full = DistillationObjective(1.0, 1.0, 2.0, temperature=2.0, num_classes=4)
+    t = (torch.randn(6, 4), torch.randn(6, 8))
+    loss = full((logits, feats), y, t)
+    assert full.distils and loss > ce
+    loss.backward()
+    assert feats.grad is not None and feats.grad.abs().sum() > 0  # prototype matching reaches the features
+    same = full((t[0].clone().requires_grad_(), t[1].clone()), y, t)
+    assert torch.allclose(same, F.cross_entropy(t[0], y), atol=1e-5)  # a student equal to its teacher: CE only

@@ -16,6 +16,7 @@ from medtranslate.data.samples.confocal import confocal_stack
 from medtranslate.data.samples.fundus import fundus_image
 from medtranslate.data.samples.head import ct_head, head_affine, mr_head
 from medtranslate.data.samples.oct import oct_volume
+from medtranslate.data.samples.oct_bscan import RETINA_CLASSES, oct_bscan
 from medtranslate.errors import ConfigError
 from medtranslate.utils.atomic import atomic_path
 
@@ -26,12 +27,14 @@ SAMPLE_KINDS: dict[str, tuple[str, str, bool]] = {
     "ct_mr": ("CT", "MR", True),
     "oct_confocal": ("OCT", "confocal", False),
     "fundus": ("vessel map", "fundus", True),
+    "fundus_oct": ("fundus", "OCT", True),
 }
 #: Default main shape per kind: ct_mr (X, Y, Z); oct_confocal the OCT's (depth, H, W); fundus (H, W).
 DEFAULT_SHAPES: dict[str, tuple[int, ...]] = {
     "ct_mr": (64, 64, 32),
     "oct_confocal": (48, 96, 96),
     "fundus": (256, 256),
+    "fundus_oct": (256, 256),
 }
 #: OCT field of view (depth, height, width) in millimetres (a mouse retina scan centred on the optic disc).
 OCT_FOV_MM: tuple[float, float, float] = (0.6, 1.2, 1.2)
@@ -115,11 +118,34 @@ def _fundus(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, P
     return a, b, {}
 
 
+def _fundus_oct(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Path, dict[str, Path]]:
+    label = RETINA_CLASSES[i % len(RETINA_CLASSES)]  # classes in turn, so every class has n / 4 eyes
+    s = _item_seed(seed, "fundus_oct", 0, i)  # one seed per eye: the photograph and the B-scan share its class
+    image, _ = fundus_image(shape, s, label)
+    bscan, _, lesions = oct_bscan(shape, s, label)
+    a, b = out / "fundus" / label / f"eye_{i:03d}.png", out / "oct" / label / f"eye_{i:03d}.png"
+    _write_png(_to_uint8(image), a)
+    _write_png(_to_uint8(bscan), b)
+    _write_png(lesions.astype(np.uint8) * 255, out / "oct_lesions" / label / f"eye_{i:03d}.png")
+    return a, b, {}
+
+
+def _class_labels(datalist: dict) -> dict:
+    """Label every image and pair of a fundus_oct datalist with its class (the folder it was written to)."""
+    datalist["labels"] = list(RETINA_CLASSES)
+    for split in ("training", "validation", "test"):
+        for domain, items in datalist.get(split, {}).items():
+            for item in items:
+                item["label"] = Path(item["image" if domain != "pairs" else "a"]).parent.name
+    return datalist
+
+
 #: kind -> writer of item i: ``(image A, image B, extra keys of A's datalist item)``.
 _WRITERS: dict[str, Callable[[Path, int, int, Sequence[int]], tuple[Path, Path, dict[str, Path]]]] = {
     "ct_mr": _ct_mr,
     "oct_confocal": _oct_confocal,
     "fundus": _fundus,
+    "fundus_oct": _fundus_oct,
 }
 
 
@@ -143,6 +169,10 @@ def write_sample_dataset(
       (uint8 0/1, array ``(H, W)`` on the OCT's lateral grid): what the red channel of its translation should show.
     - ``"fundus"``: ``vessels/eye_NNN.png`` (0/255 vessel mask) and ``fundus/eye_NNN.png`` (RGB); pairs for
       vessel-map -> fundus translation.
+    - ``"fundus_oct"``: ``fundus/CLASS/eye_NNN.png`` (RGB photograph with the class's lesions) and
+      ``oct/CLASS/eye_NNN.png`` (grey foveal B-scan of the same eye and class), the classes NORMAL, DRUSEN, CNV and
+      DME in turn; every image and pair carries its ``label`` (seed 002: translation and distillation).
+      ``oct_lesions/CLASS/eye_NNN.png`` holds each B-scan's lesion mask (not listed).
 
     Files are written atomically; the same arguments always give the same images. The datalist lists exactly the files
     written by this call (other files already in ``out_dir`` are left alone and not listed).
@@ -188,4 +218,6 @@ def write_sample_dataset(
     for split in ("training", "validation", "test"):
         for item in datalist.get(split, {}).get("domain_a", []):
             item.update(extras.get(str(Path(item["image"]).absolute()), {}))
+    if kind == "fundus_oct":
+        datalist = _class_labels(datalist)
     return write_datalist(datalist, out / "datalist.json")
