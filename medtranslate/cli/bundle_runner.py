@@ -20,7 +20,7 @@ import torch
 from monai.bundle import ConfigWorkflow
 
 from medtranslate.errors import ConfigError, InputError, MedTranslateError
-from medtranslate.modelio.bundle import checkpoint_settings, network_config_keys
+from medtranslate.modelio.bundle import STAGES_KEY, checkpoint_settings, network_config_keys, stage_settings
 
 __all__ = [
     "OVERRIDES",
@@ -179,19 +179,28 @@ def with_checkpoint_settings(config_file: Path, overrides: Mapping[str, Any]) ->
     """The overrides plus the settings the ``checkpoint`` override carries (where the command line sets none).
 
     Precedence: an explicit option or ``--set`` > the checkpoint's settings > the config's own value. A setting that
-    changes the config's value is logged. A missing or unreadable checkpoint adds nothing here: the workflow reports
-    it once it has checked the output folder.
+    changes the config's value is logged. For a multi-stage bundle (the config lists ``bundle_stages``) the checkpoint
+    may be the training output folder holding ``<stage>/checkpoints``: the stages' settings are merged. A missing or
+    unreadable checkpoint adds nothing here: the workflow reports it once it has checked the output folder.
 
     Args:
         config_file: the bundle config that will run.
         overrides: the command line's overrides.
+
+    Raises:
+        ConfigError: when the stages of a multi-stage output disagree on a key the command line does not set.
     """
     checkpoint = overrides.get("checkpoint")
     if not checkpoint:
         return dict(overrides)
     config = _read_config(config_file)
+    stages = config.get(STAGES_KEY)
     try:
-        carried = checkpoint_settings(checkpoint)
+        carried = (
+            stage_settings(checkpoint, stages, decided=overrides, keys=config) if isinstance(stages, list) else None
+        )
+        if carried is None:
+            carried = checkpoint_settings(checkpoint)
     except InputError:
         return dict(overrides)  # the workflow names the problem, after it has checked the destination
     settings = {k: v for k, v in carried.items() if k not in overrides and k in config}

@@ -8,7 +8,12 @@ never imports engines. See docs/architecture.md.
 
 from __future__ import annotations
 
-from medtranslate.modelio.bundle import checkpoint_settings, write_bundle_configs, write_bundle_weights
+from medtranslate.modelio.bundle import (
+    checkpoint_settings,
+    stage_settings,
+    write_bundle_configs,
+    write_bundle_weights,
+)
 from medtranslate.modelio.checkpoint import (
     atomic_save_torch,
     find_checkpoint,
@@ -30,6 +35,7 @@ __all__ = [
     "network_state",
     "read_checkpoint",
     "resolve_checkpoint",
+    "stage_settings",
     "unwrap",
     "write_bundle_configs",
     "write_bundle_weights",

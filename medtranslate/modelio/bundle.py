@@ -20,13 +20,13 @@ import datetime as _dt
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from medtranslate import __version__
 from medtranslate.errors import ConfigError, InputError
-from medtranslate.modelio.checkpoint import atomic_save_torch, find_checkpoint, read_checkpoint
+from medtranslate.modelio.checkpoint import atomic_save_torch, find_checkpoint, read_checkpoint, stage_checkpoint
 from medtranslate.utils.atomic import atomic_path
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "BUNDLE_CONFIGS",
     "plain_settings",
     "checkpoint_settings",
+    "stage_settings",
     "network_config_keys",
     "write_bundle_configs",
     "write_bundle_weights",
@@ -49,6 +50,8 @@ BUNDLE_CONFIGS: tuple[str, ...] = (
     "logging.conf",
     "meta_schema.json",
 )
+#: the config key listing the stages of a multi-stage bundle (each trained into ``<output_dir>/<stage>/``).
+STAGES_KEY = "bundle_stages"
 #: the bundle's weights, relative to its root (the model-zoo name).
 MODEL_FILE = "models/model.pt"
 
@@ -101,13 +104,52 @@ def checkpoint_settings(path: str | os.PathLike) -> dict[str, Any]:
     return dict(settings) if isinstance(settings, Mapping) else {}
 
 
-def network_config_keys(config: Mapping[str, Any], prefix: str = "network_def") -> list[str]:
-    """The config keys the network definitions (``network_def*``) refer to with ``@key``: what to set when weights
-    do not fit.
+def stage_settings(
+    path: str | os.PathLike, stages: Sequence[str], decided: Collection[str] = (), keys: Collection[str] | None = None
+) -> dict[str, Any] | None:
+    """The settings of a multi-stage training output (``<path>/<stage>/checkpoints`` or ``<path>/<stage>/models``),
+    merged over the stages; ``None`` when ``path`` holds none of the stages (then it is one stage's checkpoint).
+
+    Args:
+        path: the training output folder (``--checkpoint`` of ``synthesize`` / ``translate``), or anything else.
+        stages: the stage names (the config's ``bundle_stages``), e.g. ``["vae", "pix2pix", "edsr"]``.
+        decided: keys set elsewhere (on the command line): the stages need not agree on them.
+        keys: the keys wanted (those of the config that will run); default all.
+
+    Raises:
+        ConfigError: when two stages were trained with different values of one key (naming both), unless decided.
+        InputError: when a stage's folder holds no readable checkpoint.
+    """
+    path = Path(path)
+    found = [(stage, stage_checkpoint(path, stage)) for stage in stages]
+    found = [(stage, p) for stage, p in found if p != path]
+    if not found:
+        return None
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for stage, folder in found:
+        for key, value in checkpoint_settings(folder).items():
+            if keys is not None and key not in keys:
+                continue
+            if key in merged and merged[key] != value and key not in decided:
+                raise ConfigError(
+                    path,
+                    f"its stages were trained with different {key}: {origin[key]} {json.dumps(merged[key])}, "
+                    f"{stage} {json.dumps(value)}; choose one with --set {key}=...",
+                )
+            merged.setdefault(key, value)
+            origin.setdefault(key, stage)
+    return merged
+
+
+def network_config_keys(config: Mapping[str, Any], prefix: str = "network_def", suffix: str = "_def") -> list[str]:
+    """The config keys the network definitions (``network_def*``, ``*_def``) refer to with ``@key``: what to set when
+    weights do not fit.
 
     Args:
         config: a raw (unparsed) bundle config.
-        prefix: top-level keys of the network definitions.
+        prefix: top-level keys starting with it are network definitions.
+        suffix: top-level keys ending with it are network definitions too (``generator_def``, ``edsr_def``).
     """
     found: dict[str, None] = {}
 
@@ -121,10 +163,10 @@ def network_config_keys(config: Mapping[str, Any], prefix: str = "network_def") 
         elif isinstance(node, str) and node.startswith("@"):
             found.setdefault(node[1:].split("#")[0], None)
 
-    for key, value in config.items():
-        if key.startswith(prefix):
-            walk(value)
-    return [k for k in found if not k.startswith(prefix)]
+    defs = [key for key in config if key.startswith(prefix) or key.endswith(suffix)]
+    for key in defs:
+        walk(config[key])
+    return [k for k in found if k not in defs]
 
 
 def _overlay_keys(overlay: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,13 @@ from ignite.engine import Events
 
 from medtranslate.engines.distributed import is_main_process
 from medtranslate.modelio import unwrap
-from medtranslate.modelio.bundle import SETTINGS_KEY, plain_settings, write_bundle_configs, write_bundle_weights
+from medtranslate.modelio.bundle import (
+    BUNDLE_CONFIGS,
+    SETTINGS_KEY,
+    plain_settings,
+    write_bundle_configs,
+    write_bundle_weights,
+)
 
 __all__ = ["BundleExportHandler"]
 
@@ -34,6 +40,9 @@ class BundleExportHandler:
             discriminators (keys starting with ``d_`` or ``discriminator``).
         overlays: variant config files merged over ``train.json`` that change the networks (``bundle_overlays``,
             e.g. ``variants/unet.json``): their network definitions go into the run's inference configs.
+        files: the source bundle's ``configs/`` files to write (default :data:`BUNDLE_CONFIGS`). One stage of a
+            multi-stage bundle (fundus_synthesis) writes its own folder, ``<output_dir>/<stage>``, and leaves out the
+            configs that need every stage (``evaluate.json``).
     """
 
     def __init__(
@@ -43,11 +52,13 @@ class BundleExportHandler:
         settings: Mapping[str, Any],
         network_keys: Sequence[str] | None = None,
         overlays: Sequence[str | os.PathLike] = (),
+        files: Sequence[str] = BUNDLE_CONFIGS,
     ) -> None:
         self.bundle_root, self.output_dir = Path(bundle_root), Path(output_dir)
         self.settings = plain_settings(settings)
         self.network_keys = None if network_keys is None else list(network_keys)
         self.overlays = [Path(o) for o in overlays]
+        self.files = list(files)
 
     def attach(self, engine: Any) -> None:
         """Register the settings with the trainer's checkpoints and the writers on its events.
@@ -80,7 +91,9 @@ class BundleExportHandler:
         """
         if not is_main_process():
             return []
-        return write_bundle_configs(self.bundle_root, self.output_dir, self.settings, overlays=self.overlays)
+        return write_bundle_configs(
+            self.bundle_root, self.output_dir, self.settings, files=self.files, overlays=self.overlays
+        )
 
     def _networks(self, engine: Any) -> dict[str, Any]:
         nets = engine.checkpoint_networks()
