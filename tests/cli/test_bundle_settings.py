@@ -11,10 +11,11 @@ import torch
 
 from medtranslate.cli.bundle_runner import with_checkpoint_settings
 from medtranslate.errors import ConfigError
-from medtranslate.modelio import checkpoint_settings, write_bundle_configs, write_bundle_weights
+from medtranslate.modelio import checkpoint_settings, stage_settings, write_bundle_configs, write_bundle_weights
 from medtranslate.modelio.bundle import network_config_keys, plain_settings
 
 CT2MRI = Path(__file__).resolve().parents[2] / "bundles" / "ct2mri"
+FUNDUS = Path(__file__).resolve().parents[2] / "bundles" / "fundus_synthesis"
 
 
 def test_command_line_beats_checkpoint_beats_config(tmp_path):
@@ -31,6 +32,10 @@ def test_command_line_beats_checkpoint_beats_config(tmp_path):
 def test_network_keys_and_plain_settings():
     config = json.loads((CT2MRI / "configs" / "inference.json").read_text())
     assert network_config_keys(config) == ["gen_channels", "gen_downsamplings", "gen_res_blocks", "upsample"]
+    fundus = json.loads((FUNDUS / "configs" / "inference.json").read_text())  # edsr_def, generator_def
+    keys = network_config_keys(fundus)
+    assert {"edsr_channels", "edsr_res_blocks", "scale", "gen_channels", "gen_num_downs", "norm"} <= set(keys)
+    assert not {"input_path", "edsr_def", "generator_def"} & set(keys)
     assert plain_settings({"a": (1, 2), "b": {"c": None}}) == {"a": [1, 2], "b": {"c": None}}
     with pytest.raises(ConfigError, match="plain values.*net"):
         plain_settings({"net": torch.nn.Linear(1, 1)})
@@ -52,3 +57,28 @@ def test_bundle_configs_and_weights(tmp_path):
     path = write_bundle_weights(tmp_path, {"g_ab": {"w": torch.ones(2)}}, settings)
     assert checkpoint_settings(path) == settings
     assert torch.equal(torch.load(path, weights_only=True)["g_ab"]["w"], torch.ones(2))
+
+
+def _stage(root: Path, stage: str, settings: dict) -> None:
+    (root / stage / "checkpoints").mkdir(parents=True)
+    torch.save({"network": {}, "settings": settings}, root / stage / "checkpoints" / "checkpoint_00000002.pt")
+
+
+def test_a_multi_stage_output_merges_its_stages_settings(tmp_path):
+    _stage(tmp_path, "vae", {"image_size": [32, 32], "vae_latent_size": 8})
+    _stage(tmp_path, "edsr", {"edsr_channels": 8, "scale": 2})
+    merged = {"image_size": [32, 32], "vae_latent_size": 8, "edsr_channels": 8, "scale": 2}
+    assert stage_settings(tmp_path, ["vae", "pix2pix", "edsr"]) == merged  # a stage not trained: skipped
+    assert stage_settings(tmp_path / "vae" / "checkpoints", ["vae", "edsr"]) is None  # one stage's own folder
+    config = FUNDUS / "configs" / "synthesize.json"
+    got = with_checkpoint_settings(config, {"checkpoint": str(tmp_path), "scale": 4})
+    assert got == {**merged, "checkpoint": str(tmp_path), "scale": 4}
+    # one stage's checkpoint folder through the same config: its own settings
+    got = with_checkpoint_settings(config, {"checkpoint": str(tmp_path / "edsr" / "checkpoints")})
+    assert got["edsr_channels"] == 8 and "vae_latent_size" not in got
+    _stage(tmp_path, "pix2pix", {"image_size": [64, 64], "gen_channels": 4})
+    with pytest.raises(ConfigError, match=r"different image_size: vae \[32, 32\], pix2pix \[64, 64\]; choose one"):
+        with_checkpoint_settings(config, {"checkpoint": str(tmp_path)})
+    got = with_checkpoint_settings(config, {"checkpoint": str(tmp_path), "image_size": [64, 64]})  # decided: fine
+    assert got["image_size"] == [64, 64] and got["gen_channels"] == 4
+    assert stage_settings(tmp_path, ["vae", "pix2pix"], keys=["gen_channels"]) == {"gen_channels": 4}
