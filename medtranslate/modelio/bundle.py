@@ -107,7 +107,7 @@ def checkpoint_settings(path: str | os.PathLike) -> dict[str, Any]:
 def stage_settings(
     path: str | os.PathLike, stages: Sequence[str], decided: Collection[str] = (), keys: Collection[str] | None = None
 ) -> dict[str, Any] | None:
-    """The settings of a multi-stage training output (``<path>/<stage>/checkpoints`` or ``<path>/<stage>/models``),
+    """The settings of a multi-stage training output (each stage's newest checkpoint in ``<path>/<stage>/checkpoints``),
     merged over the stages; ``None`` when ``path`` holds none of the stages (then it is one stage's checkpoint).
 
     Args:

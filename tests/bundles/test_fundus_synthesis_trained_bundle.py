@@ -3,8 +3,8 @@
 The three stages are trained at non-default sizes (one short epoch). Then, with no ``--set``: ``translate --bundle
 <run>/edsr --direction upscale`` and ``--bundle <run>/pix2pix --direction vessels2fundus``; ``translate --bundle
 bundles/fundus_synthesis --checkpoint <run>`` and ``synthesize --bundle bundles/fundus_synthesis --checkpoint <run>``
-(the stages' checkpoints carry the settings); ``ckpt_export`` of the EDSR and of the pix2pix generator gives TorchScript
-that computes what the networks compute."""
+(the stages' checkpoints carry the settings), and ``evaluate`` likewise; ``ckpt_export`` of the EDSR and of the
+pix2pix generator gives TorchScript that computes what the networks compute."""
 
 from __future__ import annotations
 
@@ -122,6 +122,21 @@ def test_synthesize_from_the_run_needs_no_overrides(run, tmp_path):
     assert len(pairs) == 2
     assert Image.open(syn / pairs[0]["a"]).size == (64, 64)  # image_size 32, x2
     assert Image.open(syn / pairs[0]["mask_small"]).size == (32, 32)
+
+
+@pytest.mark.slow
+def test_evaluate_from_the_run_needs_no_size_overrides(run, tmp_path):
+    args = ["evaluate", "--bundle", str(BUNDLE), "--checkpoint", str(run["out"]), "--output", str(tmp_path)]
+    args += [
+        "--datalist",
+        str(run["root"] / "data" / "datalist.json"),
+        "--set",
+        "num_generated=2",
+        "--set",
+        "fid=false",
+    ]
+    assert main(args) == 0
+    assert "Super-resolution x2 (test fundus)" in json.loads((tmp_path / "metrics.json").read_text())["results"]
 
 
 @pytest.mark.slow
