@@ -202,6 +202,7 @@ def write_bundle_configs(
     settings: Mapping[str, Any],
     files: Sequence[str] = BUNDLE_CONFIGS,
     overlays: Sequence[str | os.PathLike] = (),
+    values: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Write the run's ``configs/`` (and ``docs/README.md``): the source bundle's, with the settings written in.
 
@@ -217,6 +218,8 @@ def write_bundle_configs(
         settings: config key -> value, plain data.
         files: the names in ``configs/`` to write (missing ones are skipped).
         overlays: variant config files merged over ``train.json`` for this run.
+        values: other config values for the written configs only (not settings: checkpoints do not carry them), e.g.
+            the ``direction`` a stage's bundle runs by default.
 
     Returns:
         The files written.
@@ -251,7 +254,9 @@ def write_bundle_configs(
             }
             _write_text(out, json.dumps(meta, indent=4) + "\n")
         elif name.endswith(".json") and name != "meta_schema.json":
-            config = _config_with_settings(json.loads(path.read_text()), settings, extra)
+            config = _config_with_settings(
+                json.loads(path.read_text()), {**settings, **plain_settings(values or {})}, extra
+            )
             _write_text(out, json.dumps(config, indent=4) + "\n")
         else:
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Each fundus_synthesis stage's run folder is a ready-to-use bundle (issue 10, part 1, for a multi-stage bundle).
 
 The three stages are trained at non-default sizes (one short epoch). Then, with no ``--set``: ``translate --bundle
-<run>/edsr --direction upscale`` and ``--bundle <run>/pix2pix --direction vessels2fundus``; ``translate --bundle
+<run>/edsr`` (upscale) and ``--bundle <run>/pix2pix`` (vessels2fundus); ``translate --bundle
 bundles/fundus_synthesis --checkpoint <run>`` and ``synthesize --bundle bundles/fundus_synthesis --checkpoint <run>``
 (the stages' checkpoints carry the settings), and ``evaluate`` likewise; ``ckpt_export`` of the EDSR and of the
 pix2pix generator gives TorchScript that computes what the networks compute."""
@@ -93,21 +93,27 @@ def test_each_stage_folder_is_a_bundle_with_its_settings(run):
     assert edsr["edsr_channels"] == 8 and edsr["edsr_res_blocks"] == 1 and edsr["scale"] == 2
     p2p = json.loads((out / "pix2pix" / "configs" / "inference.json").read_text())
     assert p2p["gen_channels"] == 4 and p2p["gen_num_downs"] == 3 and p2p["image_size"] == [32, 32]
-    assert p2p["checkpoint"] == "$@bundle_root + '/models/model.pt'"
+    assert p2p["checkpoint"] == "$@bundle_root + '/models/model.pt'" and p2p["direction"] == "vessels2fundus"
+    assert (
+        edsr["direction"] == "upscale"
+        and "direction" not in torch.load(out / "pix2pix" / "models" / "model.pt", weights_only=True)["settings"]
+    )
 
 
 @pytest.mark.slow
 def test_translate_from_a_stage_folder_or_the_run_needs_no_overrides(run, tmp_path):
     out = run["out"]
-    up = ["translate", "--direction", "upscale", "--input", str(run["rgb"]), "--format", "png"]
-    assert main([*up, "--bundle", str(out / "edsr"), "--output", str(tmp_path / "a")]) == 0
-    assert main([*up, "--bundle", str(BUNDLE), "--checkpoint", str(out), "--output", str(tmp_path / "b")]) == 0
+    up = ["translate", "--input", str(run["rgb"]), "--format", "png"]
+    assert main([*up, "--bundle", str(out / "edsr"), "--output", str(tmp_path / "a")]) == 0  # its direction: upscale
+    args = ["--bundle", str(BUNDLE), "--checkpoint", str(out), "--direction", "upscale"]
+    assert main([*up, *args, "--output", str(tmp_path / "b")]) == 0
     a, b = (np.asarray(Image.open(tmp_path / x / "eye.png")) for x in "ab")
     assert a.shape == (48, 48, 3)
     np.testing.assert_array_equal(a, b)
-    v2f = ["translate", "--direction", "vessels2fundus", "--input", str(run["vessels"]), "--format", "png"]
-    assert main([*v2f, "--bundle", str(out / "pix2pix"), "--output", str(tmp_path / "c")]) == 0
-    assert main([*v2f, "--bundle", str(BUNDLE), "--checkpoint", str(out), "--output", str(tmp_path / "d")]) == 0
+    v2f = ["translate", "--input", str(run["vessels"]), "--format", "png"]
+    assert main([*v2f, "--bundle", str(out / "pix2pix"), "--output", str(tmp_path / "c")]) == 0  # vessels2fundus
+    args = ["--bundle", str(BUNDLE), "--checkpoint", str(out), "--direction", "vessels2fundus"]
+    assert main([*v2f, *args, "--output", str(tmp_path / "d")]) == 0
     c, d = (np.asarray(Image.open(tmp_path / x / "eye.png")) for x in "cd")
     assert c.shape == (64, 64, 3)
     np.testing.assert_array_equal(c, d)

@@ -43,6 +43,8 @@ class BundleExportHandler:
         files: the source bundle's ``configs/`` files to write (default :data:`BUNDLE_CONFIGS`). One stage of a
             multi-stage bundle (fundus_synthesis) writes its own folder, ``<output_dir>/<stage>``, and leaves out the
             configs that need every stage (``evaluate.json``).
+        config_values: other values written into the run's configs but not stored in checkpoints, e.g. the
+            ``direction`` a stage's bundle translates in by default.
     """
 
     def __init__(
@@ -53,12 +55,14 @@ class BundleExportHandler:
         network_keys: Sequence[str] | None = None,
         overlays: Sequence[str | os.PathLike] = (),
         files: Sequence[str] = BUNDLE_CONFIGS,
+        config_values: Mapping[str, Any] | None = None,
     ) -> None:
         self.bundle_root, self.output_dir = Path(bundle_root), Path(output_dir)
         self.settings = plain_settings(settings)
         self.network_keys = None if network_keys is None else list(network_keys)
         self.overlays = [Path(o) for o in overlays]
         self.files = list(files)
+        self.config_values = plain_settings(config_values or {})
 
     def attach(self, engine: Any) -> None:
         """Register the settings with the trainer's checkpoints and the writers on its events.
@@ -92,7 +96,12 @@ class BundleExportHandler:
         if not is_main_process():
             return []
         return write_bundle_configs(
-            self.bundle_root, self.output_dir, self.settings, files=self.files, overlays=self.overlays
+            self.bundle_root,
+            self.output_dir,
+            self.settings,
+            files=self.files,
+            overlays=self.overlays,
+            values=self.config_values,
         )
 
     def _networks(self, engine: Any) -> dict[str, Any]:
