@@ -1112,11 +1112,11 @@ def _fundus_synthesis(ctx: DemoContext) -> dict[str, Any]:
         run_bundle_config(bundle, f"train_{stage}.json", overrides)
         summary["train_seconds"][stage] = round(time.perf_counter() - start, 1)
     ctx.add_output("fundus_synthesis checkpoints (vae/, pix2pix/, edsr/)", train_dir)
+    # no network sizes from here on: the stages' checkpoints carry them (bundle_settings, docs/training.md)
     synth = run_bundle_config(
         bundle,
         "synthesize.json",
         {
-            **net,
             "checkpoint": str(train_dir),
             "output_dir": str(out / "synthetic"),
             "num": 4,
@@ -1131,7 +1131,6 @@ def _fundus_synthesis(ctx: DemoContext) -> dict[str, Any]:
         bundle,
         "evaluate.json",
         {
-            **net,
             "checkpoint": str(train_dir),
             "datalist": str(datalist),
             "output_dir": str(out / "evaluation"),

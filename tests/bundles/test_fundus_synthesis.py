@@ -250,6 +250,9 @@ def test_demo_step_leaves_checkpoints_pairs_and_figure(tmp_path):
     root = tmp_path / "demo" / "fundus_synthesis"
     edsr = [p for p in (root / "train").rglob("checkpoint_*.pt") if "edsr" in str(p.parent)]
     assert edsr and {p.name for p in (root / "train").iterdir()} >= {"vae", "pix2pix", "edsr"}
+    for stage in STAGES:  # each stage's run folder is a bundle (synthesis and evaluation took its sizes from there)
+        assert (root / "train" / stage / "models" / "model.pt").is_file()
+        assert (root / "train" / stage / "configs" / "inference.json").is_file()
     assert len(load_datalist(root / "synthetic" / "manifest.json")["training"]["pairs"]) == 4
     assert (root / "evaluation" / "figure_synthesis.png").stat().st_size > 1000
     assert any("PSNR EDSR" in line and "bicubic" in line for line in lines)
