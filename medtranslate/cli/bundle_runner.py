@@ -20,7 +20,14 @@ import torch
 from monai.bundle import ConfigWorkflow
 
 from medtranslate.errors import ConfigError, InputError, MedTranslateError
-from medtranslate.modelio.bundle import STAGES_KEY, checkpoint_settings, network_config_keys, stage_settings
+from medtranslate.modelio.bundle import (
+    CHECKPOINTS_KEY,
+    STAGES_KEY,
+    checkpoint_settings,
+    merge_settings,
+    network_config_keys,
+    stage_settings,
+)
 
 __all__ = [
     "OVERRIDES",
@@ -175,39 +182,52 @@ def _read_config(config_file: Path) -> dict[str, Any]:
     return config if isinstance(config, dict) else {}
 
 
-def with_checkpoint_settings(config_file: Path, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The overrides plus the settings the ``checkpoint`` override carries (where the command line sets none).
+def _carried(config: Mapping[str, Any], path: Any, overrides: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The settings one checkpoint override carries (a multi-stage output: its stages' merged), or ``None``."""
+    stages = config.get(STAGES_KEY)
+    try:
+        carried = stage_settings(path, stages, decided=overrides, keys=config) if isinstance(stages, list) else None
+        return checkpoint_settings(path) if carried is None else carried
+    except InputError:
+        return None  # the workflow names the problem, after it has checked the destination
 
-    Precedence: an explicit option or ``--set`` > the checkpoint's settings > the config's own value. A setting that
-    changes the config's value is logged. For a multi-stage bundle (the config lists ``bundle_stages``) the checkpoint
-    may be the training output folder holding ``<stage>/checkpoints``: the stages' settings are merged. A missing or
-    unreadable checkpoint adds nothing here: the workflow reports it once it has checked the output folder.
+
+def with_checkpoint_settings(config_file: Path, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides plus the settings the checkpoint overrides carry (where the command line sets none).
+
+    Precedence: an explicit option or ``--set`` > the checkpoints' settings > the config's own value. A setting that
+    changes the config's value is logged. The checkpoints are the overrides of the config keys listed in its
+    ``bundle_checkpoints`` (default ``["checkpoint"]``; confocal2he adds ``despeckle_checkpoint``). For a multi-stage
+    bundle (the config lists ``bundle_stages``) a checkpoint may be the training output folder holding
+    ``<stage>/checkpoints``: the stages' settings are merged. A missing or unreadable checkpoint adds nothing here:
+    the workflow reports it once it has checked the output folder.
 
     Args:
         config_file: the bundle config that will run.
         overrides: the command line's overrides.
 
     Raises:
-        ConfigError: when the stages of a multi-stage output disagree on a key the command line does not set.
+        ConfigError: when two stages or checkpoints disagree on a key the command line does not set.
     """
-    checkpoint = overrides.get("checkpoint")
-    if not checkpoint:
-        return dict(overrides)
     config = _read_config(config_file)
-    stages = config.get(STAGES_KEY)
-    try:
-        carried = (
-            stage_settings(checkpoint, stages, decided=overrides, keys=config) if isinstance(stages, list) else None
-        )
-        if carried is None:
-            carried = checkpoint_settings(checkpoint)
-    except InputError:
-        return dict(overrides)  # the workflow names the problem, after it has checked the destination
+    names = [name for name in _checkpoint_keys(config) if overrides.get(name)]
+    if not names:
+        return dict(overrides)
+    sources = [(name, _carried(config, overrides[name], overrides)) for name in names]
+    sources = [(name, carried) for name, carried in sources if carried is not None]
+    carried = merge_settings(sources, config_file, decided=overrides, keys=config)
     settings = {k: v for k, v in carried.items() if k not in overrides and k in config}
     changed = [f"{k}={json.dumps(v)}" for k, v in settings.items() if config.get(k) != v]
     if changed:
-        logger.info(f"{checkpoint}: the checkpoint's settings replace the config's: {', '.join(changed)}")
+        where = ", ".join(str(overrides[name]) for name, _ in sources)
+        logger.info(f"{where}: the checkpoint's settings replace the config's: {', '.join(changed)}")
     return {**settings, **overrides}
+
+
+def _checkpoint_keys(config: Mapping[str, Any]) -> list[str]:
+    """The config keys naming checkpoints whose settings apply (``bundle_checkpoints``, default ``["checkpoint"]``)."""
+    keys = config.get(CHECKPOINTS_KEY)
+    return [str(k) for k in keys] if isinstance(keys, list) else ["checkpoint"]
 
 
 def _weights_hint(error: MedTranslateError, config_file: Path) -> MedTranslateError:

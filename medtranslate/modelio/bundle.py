@@ -35,6 +35,7 @@ __all__ = [
     "plain_settings",
     "checkpoint_settings",
     "stage_settings",
+    "merge_settings",
     "network_config_keys",
     "write_bundle_configs",
     "write_bundle_weights",
@@ -52,6 +53,8 @@ BUNDLE_CONFIGS: tuple[str, ...] = (
 )
 #: the config key listing the stages of a multi-stage bundle (each trained into ``<output_dir>/<stage>/``).
 STAGES_KEY = "bundle_stages"
+#: the config key listing the config keys that name checkpoints whose settings apply (default ``["checkpoint"]``).
+CHECKPOINTS_KEY = "bundle_checkpoints"
 #: the bundle's weights, relative to its root (the model-zoo name).
 MODEL_FILE = "models/model.pt"
 
@@ -125,20 +128,40 @@ def stage_settings(
     found = [(stage, p) for stage, p in found if p != path]
     if not found:
         return None
+    return merge_settings([(stage, checkpoint_settings(folder)) for stage, folder in found], path, decided, keys)
+
+
+def merge_settings(
+    sources: Sequence[tuple[str, Mapping[str, Any]]],
+    where: str | os.PathLike | None = None,
+    decided: Collection[str] = (),
+    keys: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """Merge the settings of several checkpoints (stages, or the networks of one config), refusing disagreements.
+
+    Args:
+        sources: ``(name, settings)`` pairs, e.g. ``("vae", {...})`` or ``("despeckle_checkpoint", {...})``.
+        where: the path named in the error.
+        decided: keys set elsewhere (on the command line): the sources need not agree on them.
+        keys: the keys wanted (those of the config that will run); default all.
+
+    Raises:
+        ConfigError: when two sources hold different values of one key that is not decided (naming both).
+    """
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
-    for stage, folder in found:
-        for key, value in checkpoint_settings(folder).items():
+    for name, settings in sources:
+        for key, value in settings.items():
             if keys is not None and key not in keys:
                 continue
             if key in merged and merged[key] != value and key not in decided:
                 raise ConfigError(
-                    path,
-                    f"its stages were trained with different {key}: {origin[key]} {json.dumps(merged[key])}, "
-                    f"{stage} {json.dumps(value)}; choose one with --set {key}=...",
+                    where,
+                    f"the trained networks disagree on {key}: {origin[key]} {json.dumps(merged[key])}, "
+                    f"{name} {json.dumps(value)}; choose one with --set {key}=...",
                 )
             merged.setdefault(key, value)
-            origin.setdefault(key, stage)
+            origin.setdefault(key, name)
     return merged
 
 

@@ -159,7 +159,7 @@ def test_stages_that_disagree_are_refused_in_one_line(run, tmp_path, capsys):
     args = ["synthesize", "--bundle", str(BUNDLE), "--checkpoint", str(other), "--num", "1"]
     assert main([*args, "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "different image_size: vae [32, 32], pix2pix [64, 64]" in err, err
+    assert err.count("\n") == 1 and "disagree on image_size: vae [32, 32], pix2pix [64, 64]" in err, err
     assert main([*args, "--output", str(tmp_path / "p"), "--set", "image_size=[32,32]"]) == 0
 
 

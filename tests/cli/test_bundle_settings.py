@@ -77,8 +77,27 @@ def test_a_multi_stage_output_merges_its_stages_settings(tmp_path):
     got = with_checkpoint_settings(config, {"checkpoint": str(tmp_path / "edsr" / "checkpoints")})
     assert got["edsr_channels"] == 8 and "vae_latent_size" not in got
     _stage(tmp_path, "pix2pix", {"image_size": [64, 64], "gen_channels": 4})
-    with pytest.raises(ConfigError, match=r"different image_size: vae \[32, 32\], pix2pix \[64, 64\]; choose one"):
+    with pytest.raises(ConfigError, match=r"disagree on image_size: vae \[32, 32\], pix2pix \[64, 64\]; choose one"):
         with_checkpoint_settings(config, {"checkpoint": str(tmp_path)})
     got = with_checkpoint_settings(config, {"checkpoint": str(tmp_path), "image_size": [64, 64]})  # decided: fine
     assert got["image_size"] == [64, 64] and got["gen_channels"] == 4
     assert stage_settings(tmp_path, ["vae", "pix2pix"], keys=["gen_channels"]) == {"gen_channels": 4}
+
+
+def test_settings_of_every_checkpoint_the_config_names(tmp_path):
+    """``bundle_checkpoints``: a config whose networks come from two checkpoints takes the settings of both."""
+    config = tmp_path / "inference.json"
+    keys = {"checkpoint": None, "despeckle_checkpoint": None, "gen_channels": 64, "despeckle_channels": 64}
+    config.write_text(json.dumps({"bundle_checkpoints": ["checkpoint", "despeckle_checkpoint"], **keys}))
+    torch.save({"g_ab": {}, "settings": {"gen_channels": 4}}, tmp_path / "gen.pt")
+    torch.save({"network": {}, "settings": {"despeckle_channels": 8}}, tmp_path / "ds.pt")
+    over = {"checkpoint": str(tmp_path / "gen.pt"), "despeckle_checkpoint": str(tmp_path / "ds.pt")}
+    assert with_checkpoint_settings(config, over) == {**over, "gen_channels": 4, "despeckle_channels": 8}
+    only = {"checkpoint": str(tmp_path / "gen.pt")}
+    assert with_checkpoint_settings(config, only) == {**only, "gen_channels": 4}
+    torch.save({"network": {}, "settings": {"despeckle_channels": 8, "gen_channels": 16}}, tmp_path / "ds.pt")
+    with pytest.raises(ConfigError, match="disagree on gen_channels: checkpoint 4, despeckle_checkpoint 16"):
+        with_checkpoint_settings(config, over)
+    # without the key only ``checkpoint`` counts
+    config.write_text(json.dumps({"checkpoint": None, "despeckle_checkpoint": None, "despeckle_channels": 64}))
+    assert with_checkpoint_settings(config, over) == over
