@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from monai.bundle import ConfigParser
 from PIL import Image
 
 from medtranslate.cli.bundle_runner import run_bundle_config
@@ -185,3 +186,51 @@ def test_bad_slides_each_one_line_and_the_batch_goes_on(trained, tmp_path, capsy
     args = ["translate", "--bundle", str(BUNDLE), "--direction", "stain", "--input", str(trained["fcm"])]
     assert main([*args, "--output", str(tmp_path / "o2"), "--checkpoint", str(trained["cg"]), *TINY_SET]) == 1
     assert "only one confocal mode given; pass the RCM slide with --input-rcm" in capsys.readouterr().out
+
+
+def test_the_runs_bundles_need_no_size_overrides(trained, tmp_path, capsys):
+    """Trained at 4 / 2 despeckling and 4 / 1 / 2 generator sizes (not the bundle's 64 / 7, 64 / 9 / 2): the run
+    folders and the checkpoints carry them (``bundle_checkpoints``: both checkpoints' settings apply)."""
+    ds_run, cg_run = trained["ds"].parent, trained["cg"].parent
+    assert json.loads((ds_run / "configs" / "inference.json").read_text())["direction"] == "despeckle"
+    inp = tmp_path / "in"
+    inp.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (37, 53), dtype=np.uint8)).save(inp / "rcm.png")
+    args = ["translate", "--input", str(inp), "--format", "png"]
+    assert main([*args, "--bundle", str(ds_run), "--output", str(tmp_path / "a")]) == 0, capsys.readouterr()
+    assert np.asarray(Image.open(tmp_path / "a" / "rcm.png")).shape == (37, 53)
+    stain = ["translate", "--direction", "stain", "--input", str(trained["fcm"]), "--input-rcm", str(trained["rcm"])]
+    stain += ["--set", f"despeckle_checkpoint={json.dumps(str(trained['ds']))}", "--set", "window=64"]
+    stain += ["--set", "stride=32"]
+    assert main([*stain, "--bundle", str(cg_run), "--output", str(tmp_path / "b")]) == 0, capsys.readouterr()
+    assert (
+        main([*stain, "--bundle", str(BUNDLE), "--checkpoint", str(trained["cg"]), "--output", str(tmp_path / "c")])
+        == 0
+    )
+    with (
+        tifffile.TiffFile(tmp_path / "b" / "slide_he.ome.tif") as b,
+        tifffile.TiffFile(tmp_path / "c" / "slide_he.ome.tif") as c,
+    ):
+        np.testing.assert_array_equal(b.asarray(), c.asarray())
+
+
+@pytest.mark.parametrize(
+    "run_key,definition,key,shape",
+    [("cg", "generator_def", "g_ab", [1, 3, 32, 32]), ("ds", "despeckle_def", "network", [1, 1, 32, 32])],
+)
+def test_ckpt_export_gives_torchscript(trained, tmp_path, run_key, definition, key, shape):
+    run = trained[run_key].parent
+    cmd = [sys.executable, "-m", "monai.bundle", "ckpt_export", definition, "--filepath", str(tmp_path / "n.ts")]
+    cmd += ["--ckpt_file", "models/model.pt", "--key_in_ckpt", key, "--meta_file", "configs/metadata.json"]
+    cmd += ["--config_file", "configs/inference.json", "--use_trace", "True", "--input_shape", json.dumps(shape)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=run, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    scripted = torch.jit.load(str(tmp_path / "n.ts"))
+    parser = ConfigParser()
+    parser.read_config(str(run / "configs" / "inference.json"))
+    net = parser.get_parsed_content(definition)
+    net.load_state_dict(torch.load(run / "models" / "model.pt", weights_only=True)[key])
+    x = torch.rand(*shape)
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(x), net.eval()(x))
