@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from medtranslate.modelio.bundle import (
     checkpoint_settings,
+    merge_settings,
     stage_settings,
     write_bundle_configs,
     write_bundle_weights,
@@ -32,6 +33,7 @@ __all__ = [
     "find_checkpoint",
     "list_checkpoints",
     "load_network",
+    "merge_settings",
     "network_state",
     "read_checkpoint",
     "resolve_checkpoint",
