@@ -124,6 +124,32 @@ def test_training_run_is_a_bundle(data, trained, tmp_path):
     photos = data.parent / "fundus" / "CNV"
     assert main(["translate", "--bundle", str(run), "--input", str(photos), "--output", str(tmp_path)]) == 0
     assert Image.open(next(tmp_path.glob("*.png"))).size == (32, 32)  # the run's image_size, no --set needed
+    # the source bundle given only the checkpoints: they carry the settings (same output)
+    args = ["translate", "--bundle", str(BUNDLE), "--checkpoint", str(trained), "--input", str(photos)]
+    assert main([*args, "--output", str(tmp_path / "b")]) == 0
+    for path in sorted(tmp_path.glob("*.png")):
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(tmp_path / "b" / path.name)))
+
+
+@pytest.mark.slow
+def test_ckpt_export_gives_a_torchscript_generator(trained, tmp_path):
+    run = trained.parent
+    cmd = [sys.executable, "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(tmp_path / "g.ts")]
+    cmd += ["--ckpt_file", "models/model.pt", "--key_in_ckpt", "g_ab", "--meta_file", "configs/metadata.json"]
+    cmd += ["--config_file", "configs/inference.json", "--use_trace", "True", "--input_shape", "[1, 3, 32, 32]"]
+    proc = subprocess.run(cmd, cwd=run, capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    scripted = torch.jit.load(str(tmp_path / "g.ts"))
+    parser = ConfigParser()
+    parser.read_config(str(run / "configs" / "inference.json"))
+    parser["bundle_root"] = str(run)
+    net = parser.get_parsed_content("network_def")
+    net.load_state_dict(torch.load(run / "models" / "model.pt", weights_only=True)["g_ab"])
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        out = scripted(x)
+        torch.testing.assert_close(out, net.eval()(x))
+    assert out.shape == (1, 1, 32, 32)
 
 
 @pytest.mark.slow
@@ -165,6 +191,10 @@ def test_pix2pix_variant_trains_on_pairs(data, tmp_path):
     rc = main(["translate", "--bundle", str(tmp_path), "--input", str(photos), "--output", str(tmp_path / "o")])
     assert rc == 0  # the run's own bundle knows its generator key and sizes
     assert Image.open(next((tmp_path / "o").glob("*.png"))).mode == "L"
+    args = ["translate", "--bundle", str(BUNDLE), "--checkpoint", str(tmp_path / "checkpoints"), "--input", str(photos)]
+    assert main([*args, "--output", str(tmp_path / "p")]) == 0  # so does its checkpoint (generator_keys is a setting)
+    for path in sorted((tmp_path / "o").glob("*.png")):
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(tmp_path / "p" / path.name)))
 
 
 TINY_DISTILL = {"widen_factor": 0.125, "classifier_size": [32, 32], "seeds": [0, 1], "teacher_epochs": 1,
