@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -135,6 +136,20 @@ def test_variant_trains_one_iteration(tmp_path, samples, variant):
     weights = torch.load(tmp_path / "out" / "models" / "model.pt", weights_only=True)
     exported.get_parsed_content("network_def").load_state_dict(weights["g_ab"])
     exported.get_parsed_content("network_def_ba").load_state_dict(weights["g_ba"])
+    if variant == "paper":  # MONAI's ckpt_export gives the run's TorchScript generator
+        _check_ckpt_export(tmp_path / "out", exported.get_parsed_content("network_def"), [1, 1, 9, 24, 24])
+
+
+def _check_ckpt_export(run: Path, net: torch.nn.Module, shape: list[int]) -> None:
+    cmd = [sys.executable, "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(run / "g.ts")]
+    cmd += ["--ckpt_file", "models/model.pt", "--key_in_ckpt", "g_ab", "--meta_file", "configs/metadata.json"]
+    cmd += ["--config_file", "configs/inference.json", "--use_trace", "True", "--input_shape", json.dumps(shape)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=run, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    x = torch.rand(*shape) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.load(str(run / "g.ts"))(x), net.eval()(x))
 
 
 def test_wgan_gp_variant_follows_gulrajani(tmp_path, samples):
