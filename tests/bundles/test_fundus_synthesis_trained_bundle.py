@@ -107,9 +107,14 @@ def test_translate_from_a_stage_folder_or_the_run_needs_no_overrides(run, tmp_pa
     assert main([*up, "--bundle", str(out / "edsr"), "--output", str(tmp_path / "a")]) == 0  # its direction: upscale
     args = ["--bundle", str(BUNDLE), "--checkpoint", str(out), "--direction", "upscale"]
     assert main([*up, *args, "--output", str(tmp_path / "b")]) == 0
-    a, b = (np.asarray(Image.open(tmp_path / x / "eye.png")) for x in "ab")
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", "configs/inference.json"]  # MONAI's runner
+    cmd += ["--input_path", str(run["rgb"]), "--output_dir", str(tmp_path / "e")]
+    proc = subprocess.run(cmd, cwd=out / "edsr", capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a, b, e = (np.asarray(Image.open(tmp_path / x / "eye.png")) for x in "abe")
     assert a.shape == (48, 48, 3)
     np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, e)
     v2f = ["translate", "--input", str(run["vessels"]), "--format", "png"]
     assert main([*v2f, "--bundle", str(out / "pix2pix"), "--output", str(tmp_path / "c")]) == 0  # vessels2fundus
     args = ["--bundle", str(BUNDLE), "--checkpoint", str(out), "--direction", "vessels2fundus"]
