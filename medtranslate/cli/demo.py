@@ -1093,10 +1093,10 @@ def _fundus_synthesis(ctx: DemoContext) -> dict[str, Any]:
     epochs = (lambda n: max(1, n // 5)) if ctx.quick else (lambda n: n)
     # a few minutes of CPU in all: a pipeline check at 48 -> 96 pixels, not the paper's model
     stages = {
-        "vae": {"max_epochs": epochs(25), "samples_per_image": 4, "batch_size": 8, "lr": 2e-3},
+        "vae": {"max_epochs": epochs(40), "samples_per_image": 4, "batch_size": 8, "lr": 2e-3},
         "pix2pix": {
-            "max_epochs": epochs(15),
-            "n_constant_epochs": epochs(15),
+            "max_epochs": epochs(80),
+            "n_constant_epochs": epochs(80),
             "n_decay_epochs": 0,
             "samples_per_image": 2,
             "batch_size": 4,
