@@ -18,7 +18,7 @@ from medtranslate.rating.server import RatingServer
 from medtranslate.rating.study import open_study
 
 
-@pytest.mark.slow  # trains the tiny model twice (the demo's quick budget, then a quarter of it): ~20 s on a shared 2-core machine
+@pytest.mark.slow  # trains the tiny model twice (the quick budget, then a quarter): ~20 s on a shared machine
 def test_demo_rating_study_can_be_served_rated_and_summarised(tmp_path, browser):
     lines: list[str] = []
     steps = ["samples", "oct2confocal_train", "oct2confocal_translate", "rating_study"]
