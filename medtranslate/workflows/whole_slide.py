@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from medtranslate.io.slide import SlideReader, check_mode_pair, unit_scale, writ
 from medtranslate.transforms.stain import GareauStain
 from medtranslate.transforms.tissue import otsu_tissue_mask
 from medtranslate.utils.atomic import atomic_path
+from medtranslate.workflows.translation import TranslationResult
 from medtranslate.workflows.weights import load_checkpoint_network
 
 __all__ = [
@@ -86,27 +86,8 @@ class ConfocalStainNetwork(nn.Module):
         return rgb
 
 
-@dataclass
-class SlideResult:
-    """Outcome of :meth:`WholeSlideStainWorkflow.run` (the shape of ``TranslationResult``, for the CLI).
-
-    Args:
-        items: one report row per slide.
-        report_path: the JSON report.
-    """
-
-    items: list[dict[str, Any]] = field(default_factory=list)
-    report_path: Path | None = None
-
-    @property
-    def ok(self) -> bool:
-        """``True`` when every slide was stained."""
-        return all(item["ok"] for item in self.items)
-
-    @property
-    def failed(self) -> list[dict[str, Any]]:
-        """Rows of the slides that failed."""
-        return [item for item in self.items if not item["ok"]]
+#: Outcome of :meth:`WholeSlideStainWorkflow.run`: one report row per slide, as the translate workflow's.
+SlideResult = TranslationResult
 
 
 def _split_name(path: Path) -> tuple[str, str | None]:
