@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from medtranslate.errors import InputError
 from medtranslate.utils.atomic import atomic_path
 
-__all__ = ["save_panel_figure", "to_display", "save_side_by_side"]
+__all__ = ["save_panel_figure", "to_display", "save_side_by_side", "save_display_row"]
 
 
 def to_display(image: Any, value_range: tuple[float, float] | None = None) -> np.ndarray:
@@ -71,13 +71,39 @@ def save_side_by_side(
         The PNG path.
     """
     panels = [to_display(left, value_ranges[0]), to_display(right, value_ranges[1])]
+    return save_display_row(panels, titles, path, panel_inches=panel_inches, dpi=dpi)
+
+
+def save_display_row(
+    panels: Sequence[np.ndarray],
+    titles: Sequence[str],
+    path: str | os.PathLike,
+    panel_inches: float = 4.0,
+    dpi: int = 100,
+    title_inches: float = 0.4,
+    fontsize: int = 10,
+) -> Path:
+    """One row of display-ready panels (:func:`to_display` output, values in [0, 1]) with titles, as a PNG.
+
+    Args:
+        panels: 2D grey or ``(H, W, 3)`` colour panels in [0, 1].
+        titles: one title per panel.
+        path: the PNG to write (through a temporary file and a rename).
+        panel_inches: width of each panel in inches.
+        dpi: resolution.
+        title_inches: height added for the titles.
+        fontsize: title font size.
+
+    Returns:
+        The PNG path.
+    """
     aspect = max(p.shape[0] / p.shape[1] for p in panels)
-    fig = Figure(figsize=(2 * panel_inches, panel_inches * aspect + 0.4), dpi=dpi)
+    fig = Figure(figsize=(len(panels) * panel_inches, panel_inches * aspect + title_inches), dpi=dpi)
     FigureCanvasAgg(fig)
     for i, (panel, title) in enumerate(zip(panels, titles)):
-        ax = fig.add_subplot(1, 2, i + 1)
+        ax = fig.add_subplot(1, len(panels), i + 1)
         ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=fontsize)
         ax.set_axis_off()
     fig.tight_layout()
     out = Path(path)

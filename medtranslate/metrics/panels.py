@@ -7,11 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
-from medtranslate.metrics.figures import to_display
-from medtranslate.utils.atomic import atomic_path
+from medtranslate.metrics.figures import save_display_row, to_display
 
 __all__ = ["save_panels"]
 
@@ -38,16 +34,4 @@ def save_panels(
         The PNG path.
     """
     panels = [to_display(im, value_range) for im in images]
-    aspect = max(p.shape[0] / p.shape[1] for p in panels)
-    fig = Figure(figsize=(len(panels) * panel_inches, panel_inches * aspect + 0.45), dpi=dpi)
-    FigureCanvasAgg(fig)
-    for i, (panel, title) in enumerate(zip(panels, titles)):
-        ax = fig.add_subplot(1, len(panels), i + 1)
-        ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
+    return save_display_row(panels, titles, path, panel_inches=panel_inches, dpi=dpi, title_inches=0.45, fontsize=9)
