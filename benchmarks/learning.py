@@ -2,8 +2,8 @@
 seconds to reach the targets of issue #10.
 
 For each trainer a bundle uses, this builds the trainer exactly as ``medtranslate demo`` does (``train.json`` with the
-demo's overrides: :func:`medtranslate.cli.demo.oct2confocal_train_overrides` and
-:func:`medtranslate.cli.demo.ct2mri_train_overrides`) on the demo's full-size sample data, trains it, and every
+demo's overrides: :func:`medtranslate.cli.demo.oct2confocal.oct2confocal_train_overrides` and
+:func:`medtranslate.cli.demo.ct2mri.ct2mri_train_overrides`) on the demo's full-size sample data, trains it, and every
 ``--every`` iterations scores the test items against the ground truth the sample generators wrote:
 
 - ``oct2confocal`` (3D CycleGAN): vessel Dice of the synthetic confocal red channel's en-face mean projection (Otsu)
@@ -33,13 +33,9 @@ from ignite.engine import Events
 from monai.bundle import ConfigWorkflow
 from monai.inferers import sliding_window_inference
 
-from medtranslate.cli.demo import (
-    DEMO_ITERATIONS,
-    FULL,
-    ct2mri_train_overrides,
-    oct2confocal_train_overrides,
-    oct_depth_range,
-)
+from medtranslate.cli.demo import DEMO_ITERATIONS, FULL, oct_depth_range
+from medtranslate.cli.demo.ct2mri import ct2mri_train_overrides
+from medtranslate.cli.demo.oct2confocal import oct2confocal_train_overrides
 from medtranslate.data import datalist_split
 from medtranslate.data.samples import write_sample_dataset
 from medtranslate.io import load_image
