@@ -32,7 +32,7 @@ __all__ = [
 
 def __getattr__(name: str):  # lazy export: UnpairedDataset pulls in torch and MONAI, the rest of this package is light
     if name == "UnpairedDataset":
-        from medtranslate.data.unpaired import UnpairedDataset
+        from medtranslate.data.unpaired import UnpairedDataset  # torch + MONAI: only when asked for
 
         return UnpairedDataset
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import logging
+import multiprocessing
 import os
 import re
 import shutil
@@ -24,15 +25,17 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from tqdm import tqdm  # tqdm.auto would pick this class too: the bar shows only when stderr is a terminal
 
 from medtranslate.errors import ConfigError, InputError, MedTranslateError, OutputError, message_line
+from medtranslate.io import SeriesRef, find_series, save_image
+from medtranslate.io.dicom_read import read_dicom_files
+from medtranslate.io.dicom_series import clear_dataset_cache, keep_parsed_headers, read_header
+from medtranslate.io.discover import dicom_origin
 from medtranslate.io.load import detect_format
 from medtranslate.utils.atomic import TMP_MARK, atomic_path
 from medtranslate.utils.distributed import Shard, current_shard
-
-if TYPE_CHECKING:  # the io readers pull torch and MONAI: import them only where an item is converted
-    from medtranslate.io import SeriesRef
 
 __all__ = ["FORMATS", "BatchItem", "BatchResult", "convert_tree", "output_path", "write_report"]
 
@@ -281,13 +284,8 @@ def _convert_one(task: _Task) -> BatchItem:
         input=task.input, output=str(task.output), kind=task.ref.kind, series_uid=task.ref.series_uid, key=task.ref.key
     )
     try:
-        from medtranslate.io import save_image
-
         # NumPy only: a DICOM conversion never imports torch or MONAI (nor does a damaged DICOM file's refusal)
         if task.ref.kind == "dicom" or (task.ref.kind == "unknown" and detect_format(task.ref.paths[0]) == "dicom"):
-            from medtranslate.io.dicom_read import read_dicom_files
-            from medtranslate.io.discover import dicom_origin
-
             img = read_dicom_files(task.ref.paths, dicom_origin(task.ref.paths))
         else:
             img = task.ref.load()
@@ -315,8 +313,6 @@ def _run(tasks: list[tuple[int, _Task]], jobs: int, on_done) -> None:
         for i, task in tasks:
             on_done(i, _convert_one(task))
         return
-    import multiprocessing
-
     pool = ProcessPoolExecutor(
         max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
     )
@@ -391,8 +387,6 @@ def write_report(result: BatchResult, report: str | os.PathLike) -> Path:
 
 
 def _progress_bar(total: int, enabled: bool):
-    from tqdm.auto import tqdm
-
     return tqdm(
         total=total, unit="series", desc="convert", file=sys.stderr, disable=not (enabled and sys.stderr.isatty())
     )
@@ -448,9 +442,6 @@ def convert_tree(
         InputError: when ``src`` does not exist, holds no image, or has no series ``series_uid``.
         OutputError: when the destination (or the report) cannot be created or written.
     """
-    from medtranslate.io import find_series
-    from medtranslate.io.dicom_series import clear_dataset_cache, keep_parsed_headers, read_header
-
     if to not in FORMATS:
         raise ConfigError(None, f"unknown output format {to!r}; choose one of {', '.join(FORMATS)}")
     if jobs < 0:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pydicom
 
 from medtranslate.errors import InputError
 from medtranslate.io.formats import safe_key
@@ -176,8 +177,6 @@ def parse_dicom(path: str | os.PathLike, defer_size: int | None = None) -> tuple
     Raises:
         Exception: whatever pydicom raises for a file it cannot parse at all.
     """
-    import pydicom
-
     with quiet_pydicom() as caught:
         ds = pydicom.dcmread(path, defer_size=defer_size, force=True)
     notes = [str(w.message) for w in caught if "end of file" in str(w.message).lower()]

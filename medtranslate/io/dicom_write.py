@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from medtranslate import __version__
 from medtranslate.errors import OutputError
@@ -65,8 +69,6 @@ def _orientation_letters(v: np.ndarray) -> str:
 
 
 def _uid(anonymize: bool, original: str | None) -> str:
-    from pydicom.uid import generate_uid
-
     if original and not anonymize:
         return original
     if original:  # stable pseudonym: series of one study stay together, the original UID cannot be read back
@@ -147,11 +149,6 @@ def save_dicom(
     Raises:
         OutputError: sheared in-plane geometry, NaN/inf values, or a folder that cannot be written.
     """
-    import pydicom
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.sequence import Sequence
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
     source = dict(source or {})
     channels = array.shape[0]
     volume = array if array.ndim == 4 else array[..., None]

@@ -39,7 +39,7 @@ def load_nifti(path: Path) -> MetaTensor:
     Raises:
         InputError: unreadable or truncated file, a 4D series (several volumes), more than 5 dimensions.
     """
-    from monai.data import NibabelReader
+    from monai.data import NibabelReader  # reading only: this module also writes DICOM -> NIfTI, which avoids MONAI
 
     reader = NibabelReader()
     try:

@@ -50,7 +50,7 @@ def load_raster(path: Path, fmt: str) -> MetaTensor:
     Raises:
         InputError: when the file is not a readable image.
     """
-    from monai.data import PILReader
+    from monai.data import PILReader  # reading only: DICOM conversions import this module and never load MONAI
 
     reader = PILReader(converter=_normalise_mode, reverse_indexing=True)
     try:

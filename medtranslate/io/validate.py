@@ -108,6 +108,7 @@ class ArrayImage:
         C order is what MONAI's own loaders return (``convert_to_tensor`` makes arrays contiguous), so tensors from
         :func:`medtranslate.io.load_image` support ``view`` like any other; conversions skip this copy.
         """
+        # function-local on purpose: ArrayImage is the NumPy path of DICOM conversions, which never import torch
         import torch
         from monai.data import MetaTensor
 

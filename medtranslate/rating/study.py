@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from medtranslate import __version__
 from medtranslate.errors import ConfigError, InputError, OutputError
 from medtranslate.rating.render import display_range, image_views, save_png
@@ -137,8 +139,6 @@ def validate_study_spec(
         ConfigError: one line listing every problem: schema violations with their JSON path, sets whose models
             differ in number or name, duplicate set names, missing files.
     """
-    from jsonschema import Draft202012Validator
-
     validator = Draft202012Validator(load_schema())
     problems = [f"{e.json_path}: {e.message}" for e in sorted(validator.iter_errors(spec), key=lambda e: e.json_path)]
     if problems:
