@@ -76,3 +76,46 @@ def test_the_check_sees_a_violation(tmp_path, monkeypatch):
     )
     monkeypatch.setitem(globals(), "PACKAGE", fake)
     assert len(_violations("networks")) == 3
+
+
+#: The function-local imports that must stay (docs/architecture.md, "Import weight"), file -> count; everything else
+#: imports at module level. Each keeps torch or MONAI out of a light path and says why in a comment at the import.
+FUNCTION_LOCAL_IMPORTS: dict[str, int] = {
+    "data/__init__.py": 1,  # data.UnpairedDataset's lazy export (torch + MONAI)
+    "io/nifti.py": 1,  # MONAI's NibabelReader: the module also writes NIfTI for torch-free DICOM conversions
+    "io/raster.py": 1,  # MONAI's PILReader: DICOM conversions import the module (display integers)
+    "io/validate.py": 2,  # torch + MetaTensor: ArrayImage is the NumPy path of DICOM conversions
+    "utils/distributed.py": 1,  # torch.distributed, only under torchrun: io.batch imports the module
+}
+
+
+def _function_local_imports(root: Path) -> dict[str, int]:
+    """file (relative to ``root``) -> number of import statements inside function bodies."""
+    found: dict[str, int] = {}
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        n = len(
+            {
+                id(node)  # once each, also inside nested functions
+                for func in ast.walk(tree)
+                if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef))
+                for node in ast.walk(func)
+                if isinstance(node, (ast.Import, ast.ImportFrom))
+            }
+        )
+        if n:
+            found[path.relative_to(root).as_posix()] = n
+    return found
+
+
+def test_function_local_imports_are_only_the_listed_exceptions():
+    """Imports are at module level; the light entry points stay light by layering (lazy ``"module:function"`` names)."""
+    assert _function_local_imports(PACKAGE) == FUNCTION_LOCAL_IMPORTS
+
+
+def test_the_count_sees_a_function_local_import(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import os\n\ndef f():\n    import json\n    def g():\n        from pathlib import Path\n\nclass C:\n"
+        "    async def h(self):\n        import sys\n"
+    )
+    assert _function_local_imports(tmp_path) == {"m.py": 3}
