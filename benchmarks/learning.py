@@ -16,7 +16,7 @@ The identity baseline (the input untouched) is printed first. CPU seconds are th
 reach the same structure metrics within a stated tolerance). The machine is shared: compare rows of one run.
 
     .venv/bin/python benchmarks/learning.py [--tasks oct2confocal,ct2mri] [--amp bf16|none|both] [--threads 2]
-        [--iterations N] [--every 50] [--seed 0]
+        [--iterations N] [--every 50] [--seed 0] [--set KEY=JSON ...]
 """
 
 from __future__ import annotations
@@ -93,7 +93,9 @@ def _ct_scorer(datalist: Path, hu_window: list[int]) -> tuple[dict[str, float], 
     return identity, score
 
 
-def run_task(task: str, amp: str, iterations: int, every: int, data: Path, seed: int) -> dict[str, Any]:
+def run_task(
+    task: str, amp: str, iterations: int, every: int, data: Path, seed: int, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Train one demo model, scoring it every ``every`` iterations.
 
     Args:
@@ -103,6 +105,7 @@ def run_task(task: str, amp: str, iterations: int, every: int, data: Path, seed:
         every: scoring interval.
         data: folder of the sample data sets.
         seed: seed of the sample data.
+        extra: train.json overrides on top of the demo's (``--set``), to compare a variant with the demo's recipe.
 
     Returns:
         ``{"identity": ..., "curve": [{"iteration", "cpu_s", metric...}], "reached": {metric: (iteration, cpu_s)}}``.
@@ -116,7 +119,9 @@ def run_task(task: str, amp: str, iterations: int, every: int, data: Path, seed:
         identity, score = _oct_scorer(datalist)
     else:
         overrides = ct2mri_train_overrides(datalist, out, False, iterations, amp)
+        overrides.update(extra or {})
         identity, score = _ct_scorer(datalist, overrides["hu_window"])
+    overrides.update(extra or {})
     overrides.update({"resume_from": None, "train#handlers": []})
     wf = ConfigWorkflow(
         config_file=str(BUNDLES / task / "configs" / "train.json"),
@@ -164,7 +169,11 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None, help="default: the demo's")
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=JSON", help="a train.json override on top of the demo's"
+    )
     args = parser.parse_args()
+    extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     torch.set_num_threads(args.threads)
     amps = ("none", "bf16") if args.amp == "both" else (args.amp,)
     data = Path(tempfile.mkdtemp(prefix="learning_data_"))
@@ -173,7 +182,7 @@ def main() -> None:
         iterations = args.iterations or DEMO_ITERATIONS[task][1]
         for amp in amps:
             print(f"{task}, amp={amp}, {iterations} iterations, {args.threads} thread(s)", flush=True)
-            results[(task, amp)] = r = run_task(task, amp, iterations, args.every, data, args.seed)
+            results[(task, amp)] = r = run_task(task, amp, iterations, args.every, data, args.seed, extra)
             print(
                 "  identity baseline (input untouched): "
                 + json.dumps({k: round(v, 4) for k, v in r["identity"].items()})
