@@ -28,7 +28,7 @@ from medtranslate.networks.resnet_generator import (
 )
 from medtranslate.networks.unet_generator import UNetGenerator
 from medtranslate.networks.utils import count_parameters, receptive_field
-from medtranslate.networks.vae import ResidualVAE
+from medtranslate.networks.vae import ResidualVAE, ResidualVAEDecoder
 
 __all__ = [
     "CLASSIFIERS",
@@ -37,6 +37,7 @@ __all__ = [
     "EDSRResBlock",
     "FeatureClassifier",
     "ResidualVAE",
+    "ResidualVAEDecoder",
     "build_classifier",
     "load_classifier_weights",
     "PATCH_DISCRIMINATOR_PRESETS",

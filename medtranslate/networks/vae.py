@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from monai.networks.layers.factories import Act, Norm
 from monai.networks.nets import VarAutoEncoder
 from monai.utils import ensure_tuple_rep
 from torch import nn
+from torch.nn import functional as F
 
-__all__ = ["ResidualVAE"]
+__all__ = ["ResidualVAE", "ResidualVAEDecoder"]
 
 _OUTPUT_ACTIVATIONS = ("tanh", "sigmoid", None)
 
@@ -151,7 +153,56 @@ class ResidualVAE(VarAutoEncoder):
         Returns:
             Images, shape ``(n, out_channels, *image_size)``.
         """
-        weight = self.mu.weight
+        weight = self.decodeL.weight
         z = torch.randn(n, self.latent_size, generator=generator, device=weight.device, dtype=weight.dtype)
         out = self.decode_latent(z)
         return torch.sigmoid(out) if self.output_activation is None else out
+
+
+class ResidualVAEDecoder(ResidualVAE):
+    """The generating half of a :class:`ResidualVAE`: latent codes in, vessel maps in [0, 1] out.
+
+    What a user needs to sample vessel maps, as one module with no randomness: draw ``z ~ N(0, I)`` (shape
+    ``(B, latent_size)``) outside and pass it in. It takes the same arguments as the ``ResidualVAE`` it decodes for, and
+    loads that VAE's full state dict (the encoder's entries are dropped), so ``python -m monai.bundle ckpt_export``
+    exports it from a VAE checkpoint; it is traceable and scriptable. The output is the VAE's decoded image mapped to
+    [0, 1] as the synthesis pipeline does: the sigmoid of the logits (``output_activation=None``), ``(x + 1) / 2`` for
+    ``"tanh"``, the output itself for ``"sigmoid"``.
+
+    Args:
+        args: the arguments of :class:`ResidualVAE` (``spatial_dims``, ``in_channels``, ``out_channels``,
+            ``image_size`` ...).
+        kwargs: the same, by name.
+    """
+
+    #: the ``ResidualVAE`` submodules that only encode (absent here; their weights are ignored on loading).
+    ENCODER_MODULES = ("encode", "intermediate", "mu", "logvar")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.ENCODER_MODULES:
+            delattr(self, name)
+        self.decoded_shape = [int(self.channels[-1]), *(int(s) for s in self.final_size)]
+        self.tanh_output = self.output_activation == "tanh"
+        self._register_load_state_dict_pre_hook(self._drop_encoder_weights)
+
+    def _drop_encoder_weights(self, state_dict: dict, prefix: str, *args) -> None:
+        for key in [
+            k for k in state_dict if k.startswith(prefix) and k[len(prefix) :].split(".")[0] in self.ENCODER_MODULES
+        ]:
+            del state_dict[key]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """Decode latent codes to vessel maps in [0, 1].
+
+        Args:
+            z: latent codes, shape ``(B, latent_size)``.
+
+        Returns:
+            Vessel maps, shape ``(B, out_channels, *image_size)``.
+        """
+        x = F.relu(self.decodeL(z))
+        x = self.decode(x.view([x.shape[0]] + self.decoded_shape))
+        if self.tanh_output:
+            return (torch.tanh(x) + 1) / 2
+        return torch.sigmoid(x)  # the logits' probabilities, or the "sigmoid" output itself

@@ -84,8 +84,8 @@ def test_paper_defaults_and_shared_keys():
     # the inference / synthesis networks are built from the same keys as training
     for key in ("edsr_channels", "edsr_res_blocks", "scale"):
         assert inf[key] == edsr[key] == syn[key]
-    for key in ("vae_latent_size", "vae_channels", "vae_strides", "vae_res_units"):
-        assert vae[key] == syn[key]
+    for key in ("vae_latent_size", "vae_channels", "vae_strides", "vae_res_units", "vae_output_bias"):
+        assert vae[key] == syn[key] == inf[key]  # inference.json: the VAE decoder's export (vae_decoder_def)
     for key in ("gen_channels", "gen_num_downs", "norm"):
         assert p2p[key] == inf[key] == syn[key]
     assert syn["psf_sigma"] > 0

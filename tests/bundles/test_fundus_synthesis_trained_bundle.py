@@ -3,8 +3,9 @@
 The three stages are trained at non-default sizes (one short epoch). Then, with no ``--set``: ``translate --bundle
 <run>/edsr`` (upscale) and ``--bundle <run>/pix2pix`` (vessels2fundus); ``translate --bundle
 bundles/fundus_synthesis --checkpoint <run>`` and ``synthesize --bundle bundles/fundus_synthesis --checkpoint <run>``
-(the stages' checkpoints carry the settings), and ``evaluate`` likewise; ``ckpt_export`` of the EDSR and of the
-pix2pix generator gives TorchScript that computes what the networks compute."""
+(the stages' checkpoints carry the settings), and ``evaluate`` likewise; ``ckpt_export`` of the EDSR, of the
+pix2pix generator and of the VAE's decoder (latent -> vessel map) gives TorchScript that computes what the networks
+compute."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from PIL import Image
 from medtranslate.cli.main import main
 from medtranslate.data.datalist import load_datalist
 from medtranslate.data.samples import write_sample_dataset
-from medtranslate.networks import EDSR, UNetGenerator
+from medtranslate.networks import EDSR, ResidualVAE, UNetGenerator
 
 BUNDLE = Path(__file__).parents[2] / "bundles" / "fundus_synthesis"
 CONFIGS = BUNDLE / "configs"
@@ -201,3 +202,24 @@ def test_ckpt_export_gives_torchscript(run, tmp_path, stage, definition, key, ne
     x = torch.rand(*shape) * 2 - 1
     with torch.no_grad():
         torch.testing.assert_close(scripted(x), reference.eval()(x))
+
+
+@pytest.mark.parametrize("use_trace", [True, False])
+def test_ckpt_export_of_the_vae_decoder_samples_vessel_maps(run, tmp_path, use_trace):
+    """``vae_decoder_def`` in RUN/vae: TorchScript latent -> vessel map in [0, 1], the eager VAE's decoded sigmoid."""
+    folder = run["out"] / "vae"
+    cmd = [sys.executable, "-m", "monai.bundle", "ckpt_export", "vae_decoder_def", "--filepath", str(tmp_path / "d.ts")]
+    cmd += ["--ckpt_file", "models/model.pt", "--key_in_ckpt", "network", "--meta_file", "configs/metadata.json"]
+    cmd += ["--config_file", "configs/inference.json", "--use_trace", str(use_trace), "--input_shape", "[1, 8]"]
+    proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    decoder = torch.jit.load(str(tmp_path / "d.ts"))
+    assert not any(name.startswith(("encode", "mu", "logvar")) for name, _ in decoder.named_parameters())
+    sizes = {"image_size": 32, "latent_size": 8, "channels": [4, 8], "strides": [2, 2], "num_res_units": 1}
+    vae = ResidualVAE(2, 1, 1, output_activation=None, **sizes)  # the stage trains logits (BCE)
+    vae.load_state_dict(torch.load(folder / "models" / "model.pt", weights_only=True)["network"])
+    z = torch.randn(3, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        maps = decoder(z)
+        torch.testing.assert_close(maps, torch.sigmoid(vae.eval().decode_latent(z)))
+    assert maps.shape == (3, 1, 32, 32) and 0 <= maps.min() and maps.max() <= 1

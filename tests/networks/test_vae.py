@@ -1,4 +1,4 @@
-"""ResidualVAE (seed 004): forward contract, residual stages, sampling, output activations, autocast."""
+"""ResidualVAE (seed 004): forward contract, residual stages, sampling, output activations, autocast; its decoder."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from monai.networks.blocks import ResidualUnit
 
 from medtranslate.losses import VAELoss
-from medtranslate.networks.vae import ResidualVAE
+from medtranslate.networks.vae import ResidualVAE, ResidualVAEDecoder
 
 
 def _small(spatial_dims: int, **kw) -> ResidualVAE:
@@ -98,3 +98,30 @@ def test_bad_arguments():
         _small(2, output_activation="relu")
     with pytest.raises(ValueError, match="num_res_units"):
         ResidualVAE(image_size=8, channels=(4, 8), strides=(2, 2), num_res_units=0)
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+@pytest.mark.parametrize("activation", [None, "tanh", "sigmoid"])
+def test_decoder_maps_latents_to_unit_range_and_scripts(spatial_dims, activation):
+    """ResidualVAEDecoder loads a VAE's full state dict, keeps no encoder, and its TorchScript decodes the same."""
+    vae = _small(spatial_dims, output_activation=activation).eval()
+    decoder = ResidualVAEDecoder(
+        spatial_dims,
+        image_size=8,
+        latent_size=4,
+        channels=(4, 8),
+        strides=(2, 2),
+        num_res_units=1,
+        output_activation=activation,
+    )
+    decoder.load_state_dict(vae.state_dict())  # strict: the encoder's entries are dropped, nothing else
+    assert not any(n.startswith(("encode", "intermediate", "mu.", "logvar")) for n in decoder.state_dict())
+    z = torch.randn(3, 4)
+    with torch.no_grad():
+        out = vae.decode_latent(z)
+        expected = {None: torch.sigmoid(out), "tanh": (out + 1) / 2, "sigmoid": out}[activation]
+        for net in (decoder.eval(), torch.jit.script(decoder), torch.jit.trace(decoder, torch.randn(1, 4))):
+            torch.testing.assert_close(net(z), expected)
+        assert decoder.sample(2).shape == (2, 1, *([8] * spatial_dims))
+    with pytest.raises(RuntimeError, match="decodeL"):
+        decoder.load_state_dict({k: v for k, v in vae.state_dict().items() if not k.startswith("decodeL")})
