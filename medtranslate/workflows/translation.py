@@ -10,7 +10,6 @@ written in the output folder. See docs/bundles/ct2mri.md and docs/inference.md.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -24,14 +23,14 @@ from monai.data import MetaTensor
 from torch import nn
 
 from medtranslate import __version__
-from medtranslate.errors import ConfigError, InputError, MedTranslateError
+from medtranslate.errors import ConfigError, InputError
 from medtranslate.inferers import ResizeNetwork, cycle_consistency
 from medtranslate.io import find_series, save_image
 from medtranslate.io.batch import FORMATS, is_within, output_path, prepare_destination
 from medtranslate.io.dicom_series import keep_parsed_headers
 from medtranslate.modelio import find_checkpoint, load_network
-from medtranslate.utils.atomic import atomic_path
 from medtranslate.utils.distributed import current_shard
+from medtranslate.workflows.batch_report import report_item_failure, write_batch_report
 
 __all__ = [
     "TranslationDirection",
@@ -403,7 +402,7 @@ class TranslationWorkflow:
                 "outputs": [],
             }
             start = time.perf_counter()
-            try:
+            with report_item_failure(row, row["input"], logger):
                 replaced = self._replaced_input(ref, inputs)
                 if replaced is not None:
                     raise InputError(
@@ -417,12 +416,6 @@ class TranslationWorkflow:
                 self._translate_one(ref, forward, backward, row)
                 row["ok"] = True
                 logger.info(f"{row['input']}: translated ({self.direction_name}) -> {', '.join(row['outputs'])}")
-            except MedTranslateError as e:
-                row["error"] = str(e)
-                logger.error(str(e))
-            except Exception as e:  # noqa: BLE001 - one broken input must not stop the batch
-                row["error"] = f"{row['input']}: {type(e).__name__}: {' '.join(str(e).split())}"
-                logger.error(row["error"])
             row["seconds"] = round(time.perf_counter() - start, 3)
             result.items.append(row)
         return result
@@ -436,12 +429,5 @@ class TranslationWorkflow:
             "checkpoint": None if self.checkpoint_loaded is None else str(self.checkpoint_loaded),
             "output_formats": self.output_formats,
             "device": str(self.device),
-            "ok": result.ok,
-            "n_items": len(result.items),
-            "n_failed": len(result.failed),
-            "items": result.items,
         }
-        path = self.output_dir / self.report_name
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
-        return path
+        return write_batch_report(self.output_dir / self.report_name, report, result.items)

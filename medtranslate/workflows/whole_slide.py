@@ -13,7 +13,6 @@ tissue) fail with one line naming the file; the other slides of the batch go on.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -26,12 +25,12 @@ import torch
 from torch import nn
 
 from medtranslate import __version__
-from medtranslate.errors import ConfigError, InputError, MedTranslateError
+from medtranslate.errors import ConfigError, InputError
 from medtranslate.inferers.tiled import TiledStreamTranslator
 from medtranslate.io.slide import SlideReader, check_mode_pair, unit_scale, write_pyramid_ome_tiff
 from medtranslate.transforms.stain import GareauStain
 from medtranslate.transforms.tissue import otsu_tissue_mask
-from medtranslate.utils.atomic import atomic_path
+from medtranslate.workflows.batch_report import report_item_failure, write_batch_report
 from medtranslate.workflows.translation import TranslationResult
 from medtranslate.workflows.weights import load_checkpoint_network
 
@@ -286,16 +285,10 @@ class WholeSlideStainWorkflow:
             row: dict[str, Any] = {"key": key, "input": str(fcm), "input_rcm": str(rcm), "ok": False, "error": None}
             row["outputs"] = []
             start = time.perf_counter()
-            try:
+            with report_item_failure(row, fcm, logger):
                 self._stain_one(key, fcm, rcm, row)
                 row["ok"] = True
                 logger.info(f"{fcm}: stained -> {row['outputs'][0]}")
-            except MedTranslateError as e:
-                row["error"] = str(e)
-                logger.error(str(e))
-            except Exception as e:  # noqa: BLE001 - one broken slide must not stop the batch
-                row["error"] = f"{fcm}: {type(e).__name__}: {' '.join(str(e).split())}"
-                logger.error(row["error"])
             row["seconds"] = round(time.perf_counter() - start, 3)
             if row.get("shape") and row["ok"]:
                 row["megapixels_per_second"] = round(row["shape"][0] * row["shape"][1] / 1e6 / row["seconds"], 4)
@@ -311,12 +304,5 @@ class WholeSlideStainWorkflow:
             "input": str(self.input_path),
             "input_rcm": None if self.input_rcm_path is None else str(self.input_rcm_path),
             "output_dir": str(self.output_dir),
-            "ok": result.ok,
-            "n_items": len(result.items),
-            "n_failed": len(result.failed),
-            "items": result.items,
         }
-        path = self.output_dir / self.report_name
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
-        return path
+        return write_batch_report(self.output_dir / self.report_name, report, result.items)
