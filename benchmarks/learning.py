@@ -34,7 +34,7 @@ from monai.bundle import ConfigWorkflow
 from monai.inferers import sliding_window_inference
 
 from medtranslate.cli.demo import DEMO_ITERATIONS, FULL, oct_depth_range
-from medtranslate.cli.demo.ct2mri import ct2mri_train_overrides
+from medtranslate.cli.demo.ct2mri import CT2MRI_TRAIN_CONFIGS, ct2mri_train_overrides
 from medtranslate.cli.demo.oct2confocal import oct2confocal_train_overrides
 from medtranslate.data import datalist_split
 from medtranslate.data.samples import write_sample_dataset
@@ -94,7 +94,14 @@ def _ct_scorer(datalist: Path, hu_window: list[int]) -> tuple[dict[str, float], 
 
 
 def run_task(
-    task: str, amp: str, iterations: int, every: int, data: Path, seed: int, extra: dict[str, Any] | None = None
+    task: str,
+    amp: str,
+    iterations: int,
+    every: int,
+    data: Path,
+    seed: int,
+    extra: dict[str, Any] | None = None,
+    overlays: list[str] | None = None,
 ) -> dict[str, Any]:
     """Train one demo model, scoring it every ``every`` iterations.
 
@@ -106,11 +113,15 @@ def run_task(
         data: folder of the sample data sets.
         seed: seed of the sample data.
         extra: train.json overrides on top of the demo's (``--set``), to compare a variant with the demo's recipe.
+        overlays: config files of the bundle merged over train.json (``--config``), e.g. ct2mri's
+            ``train_paired.json``; default: the demo's.
 
     Returns:
         ``{"identity": ..., "curve": [{"iteration", "cpu_s", metric...}], "reached": {metric: (iteration, cpu_s)}}``.
     """
     kind = "oct_confocal" if task == "oct2confocal" else "ct_mr"
+    demo_configs = list(CT2MRI_TRAIN_CONFIGS[1:]) if task == "ct2mri" else []
+    configs = demo_configs if overlays is None else [c for c in overlays if c != "train.json"]
     n, shape = FULL[kind]
     datalist = write_sample_dataset(data / kind, kind, n=n, seed=seed, shape=shape)
     out = Path(tempfile.mkdtemp(prefix=f"learning_{task}_"))
@@ -124,7 +135,7 @@ def run_task(
     overrides.update(extra or {})
     overrides.update({"resume_from": None, "train#handlers": []})
     wf = ConfigWorkflow(
-        config_file=str(BUNDLES / task / "configs" / "train.json"),
+        config_file=[str(BUNDLES / task / "configs" / c) for c in ["train.json", *configs]],
         workflow_type=None,
         bundle_root=str(BUNDLES / task),
         logging_file=False,
@@ -170,6 +181,13 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--config",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="a config of the bundle merged over train.json (e.g. train_paired.json); default: the demo's",
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=JSON", help="a train.json override on top of the demo's"
     )
     args = parser.parse_args()
@@ -181,8 +199,12 @@ def main() -> None:
     for task in args.tasks.split(","):
         iterations = args.iterations or DEMO_ITERATIONS[task][1]
         for amp in amps:
-            print(f"{task}, amp={amp}, {iterations} iterations, {args.threads} thread(s)", flush=True)
-            results[(task, amp)] = r = run_task(task, amp, iterations, args.every, data, args.seed, extra)
+            print(
+                f"{task}, amp={amp}, {iterations} iterations, {args.threads} thread(s), configs: "
+                + ("the demo's" if args.config is None else ", ".join(["train.json", *args.config])),
+                flush=True,
+            )
+            results[(task, amp)] = r = run_task(task, amp, iterations, args.every, data, args.seed, extra, args.config)
             print(
                 "  identity baseline (input untouched): "
                 + json.dumps({k: round(v, 4) for k, v in r["identity"].items()})

@@ -81,7 +81,6 @@ def test_the_check_sees_a_violation(tmp_path, monkeypatch):
 #: The function-local imports that must stay (docs/architecture.md, "Import weight"), file -> count; everything else
 #: imports at module level. Each keeps torch or MONAI out of a light path and says why in a comment at the import.
 FUNCTION_LOCAL_IMPORTS: dict[str, int] = {
-    "data/__init__.py": 1,  # data.UnpairedDataset's lazy export (torch + MONAI)
     "io/nifti.py": 1,  # MONAI's NibabelReader: the module also writes NIfTI for torch-free DICOM conversions
     "io/raster.py": 1,  # MONAI's PILReader: DICOM conversions import the module (display integers)
     "io/validate.py": 2,  # torch + MetaTensor: ArrayImage is the NumPy path of DICOM conversions

@@ -271,7 +271,10 @@ def _quiet_monai_bundle() -> Iterator[None]:
 
 
 def run_bundle_config(
-    bundle: str | Path, config_name: str, overrides: Mapping[str, Any], result_id: str | None = None
+    bundle: str | Path,
+    config_name: str | Sequence[str],
+    overrides: Mapping[str, Any],
+    result_id: str | None = None,
 ) -> Any:
     """Run ``<bundle>/configs/<config_name>`` (initialize, run, finalize) with overrides; return a parsed item.
 
@@ -280,7 +283,8 @@ def run_bundle_config(
 
     Args:
         bundle: the bundle folder (holding ``configs/``).
-        config_name: e.g. ``"inference.json"`` or ``"evaluate.json"``.
+        config_name: e.g. ``"inference.json"`` or ``"evaluate.json"``; a list merges the configs in order, as
+            ``python -m monai.bundle run --config_file "['train.json', 'train_paired.json']"`` does.
         overrides: config id -> value (``--key value`` of ``python -m monai.bundle run``).
         result_id: the config id whose parsed content is returned after the run (e.g. ``"translator"``).
 
@@ -292,18 +296,20 @@ def run_bundle_config(
         MedTranslateError: any medtranslate error raised inside the config, unwrapped from MONAI's wrappers.
     """
     bundle = Path(bundle)
-    config = bundle / "configs" / config_name
+    configs = [bundle / "configs" / c for c in ([config_name] if isinstance(config_name, str) else config_name)]
     if not bundle.is_dir():
         raise InputError(bundle, "bundle folder not found")
-    if not config.is_file():
-        raise InputError(config, "this bundle has no such config")
+    for path in configs:
+        if not path.is_file():
+            raise InputError(path, "this bundle has no such config")
+    config = configs[0]
     overrides = with_checkpoint_settings(config, overrides)
     check_device(overrides.get("device"))
     meta = bundle / "configs" / "metadata.json"
     try:
         with _quiet_monai_bundle():
             wf = ConfigWorkflow(
-                config_file=str(config),
+                config_file=[str(c) for c in configs] if len(configs) > 1 else str(config),
                 meta_file=str(meta) if meta.is_file() else None,
                 logging_file=False,
                 workflow_type=None,

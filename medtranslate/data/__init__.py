@@ -1,9 +1,12 @@
-"""Datalists (``data_specs/``), unpaired datasets and deterministic sample-data generators.
+"""Datalists (``data_specs/``), unpaired and paired datasets and deterministic sample-data generators.
 
 Kept light: the sample generators live in :mod:`medtranslate.data.samples` (import it explicitly).
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from medtranslate.data.datalist import (
     DOMAINS,
@@ -30,9 +33,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # lazy export: UnpairedDataset pulls in torch and MONAI, the rest of this package is light
-    if name == "UnpairedDataset":
-        from medtranslate.data.unpaired import UnpairedDataset  # torch + MONAI: only when asked for
+#: names exported lazily: the datasets pull in torch and MONAI, the rest of this package is light
+_LAZY = {"UnpairedDataset": "medtranslate.data.unpaired", "PairedDataset": "medtranslate.data.paired"}
 
-        return UnpairedDataset
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,7 +24,7 @@ __all__ = ["CycleGANTrainer"]
 #: the order in which the generator's loss terms are summed and reported (the reference's order)
 _TERM_ORDER = (
     "loss_adv_AB", "loss_adv_BA", "loss_cycle_A", "loss_cycle_B", "loss_idt_B", "loss_idt_A", "loss_grad_AB",
-    "loss_grad_BA",
+    "loss_grad_BA", "loss_pair_AB", "loss_pair_BA",
 )  # fmt: skip
 
 
@@ -49,7 +49,10 @@ class CycleGANTrainer(AdversarialTrainer):
        ``lambda_identity * lambda_cycle * identity(g_ab(B), B)`` and the same for ``g_ba(A)`` (for grayscale <->
        RGB give ``IdentityLoss(channel_policy="repeat"|"luminance")``: its ``prepare_input`` adapts the image fed
        to the generator); and ``lambda_gradient * gradient(fake, input)`` comparing the edges of each translation
-       with its input (``GradientLoss`` reduces differing channel counts itself).
+       with its input (``GradientLoss`` reduces differing channel counts itself). With ``lambda_paired > 0`` the
+       batches are registered pairs (:class:`~medtranslate.data.PairedDataset`) and each translation is also compared
+       with the other image of its pair: ``lambda_paired * paired(fake_B, B)`` and ``lambda_paired * paired(fake_A,
+       A)`` (L1), the paired term of semi-supervised CycleGANs such as Jin et al. 2019's CT -> MR MR-GAN.
     3. Discriminators on real images and on fakes drawn from the history pools:
        ``0.5 * (adv(d(real), real) + adv(d(pool(fake)), fake))``. For WGAN-GP the critic loss follows Gulrajani et
        al.: ``adv(d(real), real) + adv(d(pool(fake)), fake) + lambda_gp * GP`` (no 0.5; use ``pool_size=0`` for the
@@ -89,6 +92,9 @@ class CycleGANTrainer(AdversarialTrainer):
         lambda_cycle: cycle weight (10).
         lambda_identity: identity weight as a fraction of ``lambda_cycle`` (0.5); 0 turns identity off.
         lambda_gradient: gradient-loss weight (0 = off; seed 000's best model uses it).
+        lambda_paired: weight of the paired term (0 = off, the unpaired CycleGAN); needs registered pairs in every
+            batch, image ``i`` of A showing the same anatomy as image ``i`` of B.
+        paired_loss: ``loss(translation, other_image_of_the_pair)``; default L1.
         pool_size: history pool size (50); 0 feeds the discriminators the current fakes only.
         pool_storage_device: where pools keep images (``"cpu"`` saves GPU memory in 3D); default: beside them.
         seed: seed of the pools' generators.
@@ -124,6 +130,8 @@ class CycleGANTrainer(AdversarialTrainer):
         lambda_cycle: float = 10.0,
         lambda_identity: float = 0.5,
         lambda_gradient: float = 0.0,
+        lambda_paired: float = 0.0,
+        paired_loss: Callable | None = None,
         pool_size: int = 50,
         pool_storage_device: str | torch.device | None = None,
         seed: int = 0,
@@ -155,6 +163,8 @@ class CycleGANTrainer(AdversarialTrainer):
         self.lambda_cycle = float(lambda_cycle)
         self.lambda_identity = float(lambda_identity)
         self.lambda_gradient = float(lambda_gradient)
+        self.lambda_paired = float(lambda_paired)
+        self.paired_loss = paired_loss if paired_loss is not None else nn.L1Loss()
         self.pool_a = ImagePool(pool_size, seed=seed, storage_device=pool_storage_device)
         self.pool_b = ImagePool(pool_size, seed=seed + 1, storage_device=pool_storage_device)
         exact = {id(n): not _has_batch_norm(n) for n in (g_ab, g_ba, d_a, d_b)}
@@ -218,8 +228,8 @@ class CycleGANTrainer(AdversarialTrainer):
             fake_a = self.g_ba(real_b)
             rec_b = self.g_ab(fake_a)
             g_terms = {
-                **self._cycle_terms("AB", real_a, fake_b, rec_a, self.d_b),
-                **self._cycle_terms("BA", real_b, fake_a, rec_b, self.d_a),
+                **self._cycle_terms("AB", real_a, fake_b, rec_a, self.d_b, real_b),
+                **self._cycle_terms("BA", real_b, fake_a, rec_b, self.d_a, real_a),
             }
             if self.lambda_identity > 0:
                 g_terms.update(self._identity_terms(real_a, real_b))
@@ -243,7 +253,7 @@ class CycleGANTrainer(AdversarialTrainer):
                 else:
                     fake, idt = g(real), None
                 rec = g_back(fake)
-                terms = self._cycle_terms(direction, real, fake, rec, d)
+                terms = self._cycle_terms(direction, real, fake, rec, d, other)
                 if idt is not None:
                     terms[f"loss_idt_{direction[1]}"] = self._identity_term(idt, other)
             self._backward(sum(terms.values()))
@@ -253,9 +263,16 @@ class CycleGANTrainer(AdversarialTrainer):
         return fake_b, rec_a, fake_a, rec_b, _ordered(g_terms)
 
     def _cycle_terms(
-        self, direction: str, real: torch.Tensor, fake: torch.Tensor, rec: torch.Tensor, d: nn.Module
+        self,
+        direction: str,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        rec: torch.Tensor,
+        d: nn.Module,
+        other: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
-        """Adversarial, cycle and gradient terms of one direction (``"AB"``: real A, fake B, judged by ``d_b``)."""
+        """Adversarial, cycle, gradient and paired terms of one direction (``"AB"``: real A, fake B, judged by
+        ``d_b``; ``other`` is the real B batch, the pairs' targets when ``lambda_paired > 0``)."""
         terms = {
             f"loss_adv_{direction}": self.adversarial_loss(logits_of(unwrap(d)(fake)), True, for_discriminator=False),
             f"loss_cycle_{direction[0]}": self.lambda_cycle * self.cycle_loss(rec, real),
@@ -263,6 +280,14 @@ class CycleGANTrainer(AdversarialTrainer):
         if self.lambda_gradient > 0:
             grad = self._gradient_criterion(real.ndim - 2)
             terms[f"loss_grad_{direction}"] = self.lambda_gradient * grad(fake, real)
+        if self.lambda_paired > 0:
+            if fake.shape != other.shape:
+                raise ConfigError(
+                    None,
+                    f"lambda_paired > 0 needs registered pairs of one shape, got translations {tuple(fake.shape)} "
+                    f"against targets {tuple(other.shape)}; train on the 'pairs' split or set lambda_paired to 0",
+                )
+            terms[f"loss_pair_{direction}"] = self.lambda_paired * self.paired_loss(fake, other.to(fake))
         return terms
 
     def _identity_term(self, idt: torch.Tensor, real: torch.Tensor) -> torch.Tensor:

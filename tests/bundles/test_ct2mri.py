@@ -48,7 +48,7 @@ def test_metadata_verifies_offline_and_schema_is_shared():
     other = ROOT / "bundles" / "oct2confocal" / "configs" / "meta_schema.json"
     if other.exists():
         assert other.read_bytes() == (CONFIGS / "meta_schema.json").read_bytes()
-    for name in ("train", "inference", "evaluate", "multi_gpu_train"):
+    for name in ("train", "train_paired", "inference", "evaluate", "multi_gpu_train"):
         json.loads((CONFIGS / f"{name}.json").read_text())
     assert (CONFIGS / "logging.conf").is_file() and (BUNDLE / "docs" / "README.md").is_file()
 
@@ -141,6 +141,39 @@ def test_training_resumes(trained):
     run(**kwargs)
     ckpt = torch.load(trained["root"] / "resumed" / "checkpoints" / "checkpoint_00000009.pt", weights_only=True)
     assert ckpt["meta"]["epoch"] == 3 and ckpt["meta"]["iteration"] == 9
+
+
+def test_paired_overlay_trains_on_registered_slices(trained):
+    """``train_paired.json`` over ``train.json``: the batches are registered pairs (the same slice of the same head)
+    and the generator loss carries the paired L1 terms."""
+    from monai.bundle import ConfigWorkflow
+
+    wf = ConfigWorkflow(
+        config_file=[str(CONFIGS / "train.json"), str(CONFIGS / "train_paired.json")],
+        workflow_type=None,
+        bundle_root=str(BUNDLE),
+        logging_file=False,
+        dataset_dir=str(trained["root"] / "data"),
+        output_dir=str(trained["root"] / "paired"),
+        disc_channels=4,
+        disc_layers=1,
+        slices_per_volume=2,
+        max_epochs=1,
+        **{"train#handlers": []},
+        **TINY,
+    )
+    wf.initialize()
+    assert wf.parser.get_parsed_content("lambda_paired") == 10.0
+    dataset = wf.parser.get_parsed_content("train#dataset")
+    for i in range(len(dataset)):
+        item = dataset[i]
+        ct_body, mr_body = item["A"] > -0.9, item["B"] > -0.8  # the head in each modality
+        overlap = (ct_body & mr_body).sum() / (ct_body | mr_body).sum()
+        assert item["A"].shape == item["B"].shape == (1, 32, 32) and overlap > 0.8, (i, float(overlap))
+    trainer = wf.parser.get_parsed_content("train#trainer")
+    trainer.run()
+    out = trainer.state.output
+    assert out["loss_pair_AB"] > 0 and out["loss_pair_BA"] > 0 and trainer.state.iteration == 3
 
 
 def _translate(trained, inp, out, *extra):

@@ -40,6 +40,7 @@ def _one_step(parts, batched, loader, **kwargs):
         (1, 1, {"lambda_gradient": 0.1}),
         (1, 3, {"identity_loss": IdentityLoss("luminance")}),
         (2, 2, {"lambda_identity": 0.0}),
+        (1, 1, {"lambda_paired": 5.0}),
     ],
 )
 def test_batched_step_equals_the_reference_order(spatial_dims, ch_a, ch_b, kwargs):

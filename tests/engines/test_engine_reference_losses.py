@@ -19,6 +19,7 @@ from _engine_nets import TinyDiscriminator, TinyGenerator, make_cyclegan_parts, 
 from monai.data import DataLoader
 
 from medtranslate.engines import CycleGANTrainer, Pix2PixTrainer
+from medtranslate.errors import ConfigError
 
 TOL = {"rel": 1e-6, "abs": 1e-6}
 
@@ -68,6 +69,34 @@ def test_cyclegan_losses_equal_the_reference_formula(spatial_dims):
     assert out["loss_G"] == pytest.approx(loss_g.item(), **TOL)
     assert out["loss_D_A"] == pytest.approx(loss_d_a.item(), **TOL)
     assert out["loss_D_B"] == pytest.approx(loss_d_b.item(), **TOL)
+
+
+def test_cyclegan_paired_term_is_l1_to_the_other_image_of_the_pair():
+    parts = make_cyclegan_parts(2, seed=7)
+    g_ab, g_ba = (copy.deepcopy(parts[k]) for k in ("g_ab", "g_ba"))
+    plain = _cyclegan(copy.deepcopy(parts), "lsgan")
+    plain.run()
+    trainer = _cyclegan(parts, "lsgan", lambda_paired=3.0)
+    trainer.run()
+    out = trainer.state.output
+    a, b = out["real_A"], out["real_B"]
+    with torch.no_grad():
+        pair_ab, pair_ba = 3.0 * _l1(g_ab(a), b), 3.0 * _l1(g_ba(b), a)
+    assert out["loss_pair_AB"] == pytest.approx(pair_ab.item(), **TOL)
+    assert out["loss_pair_BA"] == pytest.approx(pair_ba.item(), **TOL)
+    assert "loss_pair_AB" not in plain.state.output  # off by default: the unpaired CycleGAN
+    expected = plain.state.output["loss_G"] + (pair_ab + pair_ba).item()
+    assert out["loss_G"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_cyclegan_paired_term_refuses_batches_that_cannot_be_pairs():
+    parts = make_cyclegan_parts(2, seed=8)
+    data = [{"A": random_images(1, 1, (12, 12), 0)[0], "B": random_images(1, 1, (16, 16), 1)[0]}]
+    trainer = CycleGANTrainer(
+        "cpu", 1, DataLoader(data, batch_size=1), **parts, adversarial_loss="lsgan", lambda_paired=1.0
+    )
+    with pytest.raises(ConfigError, match="registered pairs"):
+        trainer.run()
 
 
 def test_wgan_gp_critic_loss_equals_gulrajani_algorithm_1():
