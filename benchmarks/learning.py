@@ -33,7 +33,7 @@ from ignite.engine import Events
 from monai.bundle import ConfigWorkflow
 from monai.inferers import sliding_window_inference
 
-from medtranslate.cli.demo import DEMO_ITERATIONS, FULL, oct_depth_range
+from medtranslate.cli.demo import DEMO_ITERATIONS, FULL
 from medtranslate.cli.demo.ct2mri import CT2MRI_TRAIN_CONFIGS, ct2mri_train_overrides
 from medtranslate.cli.demo.oct2confocal import oct2confocal_train_overrides
 from medtranslate.data import datalist_split
@@ -47,8 +47,8 @@ BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 TARGETS = {"oct2confocal": {"vessel_dice": 0.7}, "ct2mri": {"ssim_vs_mr": 0.75, "cycle_ssim": 0.9}}
 
 
-def _oct_scorer(datalist: Path) -> tuple[dict[str, float], Any]:
-    start, stop = oct_depth_range(False)
+def _oct_scorer(datalist: Path, depth_range: list[int]) -> tuple[dict[str, float], Any]:
+    start, stop = depth_range
     items = []
     for item in datalist_split(datalist, "test", "domain_a"):
         oct_slab = load_image(item["image"])[:, start:stop].float()
@@ -127,7 +127,8 @@ def run_task(
     out = Path(tempfile.mkdtemp(prefix=f"learning_{task}_"))
     if task == "oct2confocal":
         overrides = oct2confocal_train_overrides(datalist, out, False, iterations, amp)
-        identity, score = _oct_scorer(datalist)
+        overrides.update(extra or {})
+        identity, score = _oct_scorer(datalist, overrides["depth_range"])
     else:
         overrides = ct2mri_train_overrides(datalist, out, False, iterations, amp)
         overrides.update(extra or {})

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from medtranslate import __version__
@@ -74,7 +75,8 @@ def configure_logging(quiet: bool = False) -> None:
     """Route log records to stderr in the command line's form; ``quiet`` drops everything below WARNING.
 
     ``quiet`` uses ``logging.disable``, so it also silences loggers that do not propagate to the root logger and
-    set their own level, such as MONAI's ``StatsHandler`` (the per-iteration loss lines of bundle training).
+    set their own level, such as MONAI's ``StatsHandler`` (the per-iteration loss lines of bundle training). MONAI's
+    two notices that the CUDA DICOM decoder nvImageCodec is missing are dropped (medtranslate reads DICOM itself).
 
     Args:
         quiet: only warnings and errors (undo with ``logging.disable(logging.NOTSET)``).
@@ -83,6 +85,10 @@ def configure_logging(quiet: bool = False) -> None:
     handler.setFormatter(CliFormatter())
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler])
     logging.disable(logging.INFO if quiet else logging.NOTSET)
+    # MONAI's LoadImage builds every default reader, and its GPU DICOM reader reports twice that nvImageCodec (a CUDA
+    # decoder) is missing, on every machine without it: noise about a reader medtranslate never asks for
+    logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="NvImgCodecPydicomReader: nvImageCodec decoder plugin")
 
 
 def _resolve(func: Callable[[argparse.Namespace], int] | str) -> Callable[[argparse.Namespace], int]:

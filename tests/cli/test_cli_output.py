@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import pytest
 from ignite.engine import Engine
 from monai.handlers import StatsHandler
+from monai.transforms import LoadImage
 
 from medtranslate.cli.main import CliFormatter, configure_logging, main
 from medtranslate.errors import InputError, message_line
@@ -49,3 +51,15 @@ def test_quiet_silences_the_per_iteration_loss_lines(capsys, quiet):
     out = capsys.readouterr()
     assert ("loss_G: 0.2500" in out.out + out.err) is not quiet, out
     assert trainer.state.iteration == 2
+
+
+def test_monai_notices_about_a_missing_cuda_dicom_decoder_are_not_printed(capsys):
+    # MONAI's LoadImage builds every default reader; the nvImageCodec one logs and warns on any machine without CUDA
+    configure_logging(False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        configure_logging(False)  # re-installs its filters inside this context
+        LoadImage(image_only=True)
+    err = capsys.readouterr().err
+    assert "nvImageCodec" not in err, err
+    assert not [w for w in caught if "nvImageCodec" in str(w.message)]
