@@ -14,7 +14,10 @@ from monai.data.utils import set_rnd
 from medtranslate.data.unpaired import _base_dataset
 from medtranslate.errors import ConfigError, InputError
 
-__all__ = ["PairedDataset"]
+__all__ = ["PAIRED_KEY", "PairedDataset"]
+
+#: key of the flag every PairedDataset item carries, so a trainer with a paired loss can refuse unpaired batches
+PAIRED_KEY = "paired"
 
 
 class PairedDataset(torch.utils.data.Dataset):
@@ -87,7 +90,8 @@ class PairedDataset(torch.utils.data.Dataset):
             index: the item index.
 
         Returns:
-            ``{output_keys[0]: A, output_keys[1]: B}``, channel-first tensors of the same spatial shape.
+            ``{output_keys[0]: A, output_keys[1]: B, "paired": True}``, channel-first tensors of the same spatial
+            shape, and the flag (:data:`PAIRED_KEY`) by which a paired loss knows its batch is registered pairs.
 
         Raises:
             InputError: when the item lacks a key or its two images differ in spatial shape (not registered).
@@ -106,7 +110,7 @@ class PairedDataset(torch.utils.data.Dataset):
                 f"is paired with an image of another grid (spatial shapes {tuple(a.shape[1:])} and "
                 f"{tuple(b.shape[1:])}): paired training needs registered images resampled onto one grid",
             )
-        return {self.output_keys[0]: a, self.output_keys[1]: b}
+        return {self.output_keys[0]: a, self.output_keys[1]: b, PAIRED_KEY: True}
 
 
 def _tensor(image: Any) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -93,7 +93,8 @@ class CycleGANTrainer(AdversarialTrainer):
         lambda_identity: identity weight as a fraction of ``lambda_cycle`` (0.5); 0 turns identity off.
         lambda_gradient: gradient-loss weight (0 = off; seed 000's best model uses it).
         lambda_paired: weight of the paired term (0 = off, the unpaired CycleGAN); needs registered pairs in every
-            batch, image ``i`` of A showing the same anatomy as image ``i`` of B.
+            batch, image ``i`` of A showing the same anatomy as image ``i`` of B: batches without the ``"paired"``
+            flag that :class:`~medtranslate.data.PairedDataset` sets are refused (a ConfigError).
         paired_loss: ``loss(translation, other_image_of_the_pair)``; default L1.
         pool_size: history pool size (50); 0 feeds the discriminators the current fakes only.
         pool_storage_device: where pools keep images (``"cpu"`` saves GPU memory in 3D); default: beside them.
@@ -296,7 +297,20 @@ class CycleGANTrainer(AdversarialTrainer):
         except ValueError as e:  # channel counts the criterion cannot reconcile: a configuration problem
             raise ConfigError(None, f"identity loss: {e}; or set lambda_identity to 0") from e
 
+    def _check_paired(self, batchdata: Any) -> None:
+        """With a paired term, refuse batches that do not say they are registered pairs (never train on random
+        partners as if they were pairs)."""
+        flag = batchdata.get("paired", False) if isinstance(batchdata, Mapping) else False
+        if not bool(torch.as_tensor(flag).all()):
+            raise ConfigError(
+                None,
+                "lambda_paired > 0 needs batches of registered pairs (a medtranslate.data.PairedDataset over the "
+                "datalist's 'pairs' split); this loader gives unpaired images: set lambda_paired to 0 or use pairs",
+            )
+
     def _train_step(self, batchdata: Any) -> dict[str, Any]:
+        if self.lambda_paired > 0:
+            self._check_paired(batchdata)
         real_a = self._to_device(batchdata[self.keys[0]])
         real_b = self._to_device(batchdata[self.keys[1]])
         zero, step = self._accumulation_flags()

@@ -41,8 +41,10 @@ def test_demo_quick_end_to_end(tmp_path: Path, capsys):
     assert 0 < ct["identity_ssim_ct_vs_mr"] < 1 and -1 <= ct["ssim_vs_paired_mr"] <= 1
     assert "CT->MR SSIM vs the paired MR phantom" in printed and "identity, the CT itself" in printed
     for name in ("oct2confocal_train", "ct2mri"):
-        assert steps[name]["used"] == "training in the demo (no shipped weights)"
+        assert steps[name]["used"].startswith("training in the demo (no shipped weights)")
         assert steps[name]["amp"] in ("bf16", "none")
+    assert steps["ct2mri"]["configs"] == ["train.json", "train_paired.json"]  # the demo says it used the paired term
+    assert "train_paired.json" in steps["ct2mri"]["used"] and "configs train.json + train_paired.json" in printed
     assert not list(out.rglob("*.mt-tmp*"))
 
 

@@ -38,7 +38,7 @@ def test_items_stay_registered_through_the_random_transforms():
         ds.set_epoch(epoch)
         for i in range(len(ds)):
             item = ds[i]
-            assert set(item) == {"A", "B"} and item["A"].shape == (1, 6, 6)
+            assert set(item) == {"A", "B", "paired"} and item["paired"] is True and item["A"].shape == (1, 6, 6)
             torch.testing.assert_close(item["B"], -item["A"])
 
 

@@ -9,6 +9,7 @@ import torch
 from _engine_nets import TinyGenerator, lsgan, make_cyclegan_parts, random_images
 from monai.data import DataLoader
 
+from medtranslate.data.paired import PairedDataset
 from medtranslate.data.unpaired import UnpairedDataset
 from medtranslate.engines import CycleGANTrainer, ResumableSampler
 from medtranslate.losses import IdentityLoss
@@ -16,8 +17,12 @@ from medtranslate.losses import IdentityLoss
 SPATIAL = {2: (8, 8), 3: (6, 8, 8)}
 
 
-def _loader(ch_a, ch_b, spatial, batch):
-    ds = UnpairedDataset(random_images(2 * batch, ch_a, spatial, 0), random_images(2 * batch, ch_b, spatial, 1), seed=0)
+def _loader(ch_a, ch_b, spatial, batch, paired=False):
+    images_a, images_b = random_images(2 * batch, ch_a, spatial, 0), random_images(2 * batch, ch_b, spatial, 1)
+    if paired:
+        ds = PairedDataset([{"a": a, "b": b} for a, b in zip(images_a, images_b)], seed=0)
+    else:
+        ds = UnpairedDataset(images_a, images_b, seed=0)
     return DataLoader(ds, batch_size=batch, sampler=ResumableSampler(ds, shuffle=False))
 
 
@@ -45,7 +50,7 @@ def _one_step(parts, batched, loader, **kwargs):
 )
 def test_batched_step_equals_the_reference_order(spatial_dims, ch_a, ch_b, kwargs):
     parts = make_cyclegan_parts(spatial_dims, ch_a=ch_a, ch_b=ch_b, lr=0.0)
-    loader = _loader(ch_a, ch_b, SPATIAL[spatial_dims], batch=2)
+    loader = _loader(ch_a, ch_b, SPATIAL[spatial_dims], batch=2, paired="lambda_paired" in kwargs)
     out_ref, grads_ref = _one_step(parts, False, loader, **kwargs)
     out_bat, grads_bat = _one_step(parts, True, loader, **kwargs)
     losses = [k for k in out_ref if k.startswith("loss_")]

@@ -33,7 +33,8 @@ def _l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _cyclegan(parts: dict, adversarial_loss: str, spatial: tuple = (12, 12), **kwargs) -> CycleGANTrainer:
-    data = [{"A": a, "B": b} for a, b in zip(random_images(1, 1, spatial, 0), random_images(1, 1, spatial, 1))]
+    images = zip(random_images(1, 1, spatial, 0), random_images(1, 1, spatial, 1))
+    data = [{"A": a, "B": b, "paired": True} for a, b in images]  # as PairedDataset flags its items
     return CycleGANTrainer(
         "cpu", 1, DataLoader(data, batch_size=1), **parts, adversarial_loss=adversarial_loss, **kwargs
     )
@@ -91,12 +92,21 @@ def test_cyclegan_paired_term_is_l1_to_the_other_image_of_the_pair():
 
 def test_cyclegan_paired_term_refuses_batches_that_cannot_be_pairs():
     parts = make_cyclegan_parts(2, seed=8)
-    data = [{"A": random_images(1, 1, (12, 12), 0)[0], "B": random_images(1, 1, (16, 16), 1)[0]}]
-    trainer = CycleGANTrainer(
-        "cpu", 1, DataLoader(data, batch_size=1), **parts, adversarial_loss="lsgan", lambda_paired=1.0
-    )
-    with pytest.raises(ConfigError, match="registered pairs"):
-        trainer.run()
+    a, b = random_images(1, 1, (12, 12), 0)[0], random_images(1, 1, (16, 16), 1)[0]
+    for item, message in (
+        ({"A": a, "B": a.clone()}, "this loader gives unpaired images"),  # no flag: an unpaired loader
+        ({"A": a, "B": b, "paired": True}, "registered pairs of one shape"),
+    ):
+        trainer = CycleGANTrainer(
+            "cpu",
+            1,
+            DataLoader([item], batch_size=1),
+            **copy.deepcopy(parts),
+            adversarial_loss="lsgan",
+            lambda_paired=1.0,
+        )
+        with pytest.raises(ConfigError, match=message):
+            trainer.run()
 
 
 def test_wgan_gp_critic_loss_equals_gulrajani_algorithm_1():
