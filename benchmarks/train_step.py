@@ -17,7 +17,7 @@ Cases (``--cases``):
   loss 0.1. ``9x512`` is the seed's size (GPU only by default).
 
     .venv/bin/python benchmarks/train_step.py [--device cpu|cuda] [--amp bf16|fp16|none] [--channels-last]
-        [--cases 2d-256-b1,2d-256-b2] [--warmup 2] [--repeat 5] [--threads 2]
+        [--cases 2d-256-b1,2d-256-b2] [--warmup 2] [--repeat 5] [--threads 2] [--fused-adam] [--compile]
 """
 
 from __future__ import annotations
@@ -53,7 +53,15 @@ def _batch(case: dict, ch_a: int, ch_b: int) -> dict:
     }
 
 
-def _build(case: dict, device: str, amp: str, channels_last: bool, batched: bool = True, fused: bool = False):
+def _build(
+    case: dict,
+    device: str,
+    amp: str,
+    channels_last: bool,
+    batched: bool = True,
+    fused: bool = False,
+    compile_networks: bool = False,
+):
     """A CycleGANTrainer with the case's networks and one batch on ``device``."""
     import itertools
 
@@ -79,6 +87,8 @@ def _build(case: dict, device: str, amp: str, channels_last: bool, batched: bool
     g_opt = torch.optim.Adam(itertools.chain(g_ab.parameters(), g_ba.parameters()), **adam)
     d_opt = torch.optim.Adam(itertools.chain(d_a.parameters(), d_b.parameters()), **adam)
     batch = _batch(case, ch_a, ch_b)
+    if compile_networks:  # torch.compile (inductor) of each network; the first iterations pay the compile time
+        g_ab, g_ba, d_a, d_b = (torch.compile(n) for n in (g_ab, g_ba, d_a, d_b))
     trainer = CycleGANTrainer(
         device, 1, [batch], g_ab, g_ba, d_a, d_b, g_opt, d_opt, adversarial_loss=adv, identity_loss=idt,
         lambda_gradient=lam_grad, amp=amp, channels_last=channels_last, pool_size=50, batch_networks=batched,
@@ -220,7 +230,9 @@ def _worker(args: argparse.Namespace) -> None:
     n_params = 0
 
     def trainer_step(batched: bool):
-        trainer, batch, n = _build(case, args.device, args.amp, args.channels_last, batched, args.fused_adam)
+        trainer, batch, n = _build(
+            case, args.device, args.amp, args.channels_last, batched, args.fused_adam, args.compile
+        )
         counter = iter(range(1, 10**9))
 
         def run() -> None:
@@ -246,9 +258,10 @@ def _worker(args: argparse.Namespace) -> None:
         before = torch.cuda.memory_allocated() / 2**30
     else:
         before = _rss_gib()
+    warmup_s: dict[str, float] = {k: 0.0 for k in steps}
     for _ in range(args.warmup):
-        for fn in steps.values():
-            fn()
+        for k, fn in steps.items():
+            warmup_s[k] += _timed(fn, cuda)
     times: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(args.repeat):
         for k, fn in steps.items():
@@ -261,6 +274,8 @@ def _worker(args: argparse.Namespace) -> None:
     if args.impl in paired:
         for k in set(wanted) - {"baseline"}:
             out[k]["speedup"] = statistics.median(b / a for a, b in zip(times[k], times["baseline"]))
+    for k in out:
+        out[k]["warmup_s"] = warmup_s[k]  # with --compile: the compile time is in here
     print(json.dumps({**out, "peak_gib": peak, "before_gib": before, "params": n_params}))
 
 
@@ -275,6 +290,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (the reference used 2)")
     p.add_argument("--fused-adam", action="store_true", help="torch.optim.Adam(fused=True) for medtranslate's step")
+    p.add_argument("--compile", action="store_true", help="torch.compile the four networks of medtranslate's step")
     p.add_argument("--quick", action="store_true", help="paired run without medtranslate's unbatched step")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain-PyTorch reference step (2D cases)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -290,7 +306,8 @@ def main() -> None:
         else [k for k, v in CASES.items() if not v.get("smoke") and (cuda or not v.get("gpu_only"))]
     )
     print(f"device {args.device}, amp {args.amp}, channels-last {args.channels_last}, fused Adam {args.fused_adam}, "
-          f"threads {args.threads}, median of {args.repeat} after {args.warmup} warm-up iterations")  # fmt: skip
+          f"compile {args.compile}, threads {args.threads}, median of {args.repeat} after {args.warmup} warm-up "
+          "iterations")  # fmt: skip
     print(f"{'case':<12} {'run':<7} {'step':<10} {'params':>7} {'s/iter':>7} {'min':>7} {'peak GiB':>8} "
           f"{'step GiB':>8}  note")  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
@@ -307,6 +324,8 @@ def main() -> None:
                 cmd.append("--channels-last")
             if args.fused_adam:
                 cmd.append("--fused-adam")
+            if args.compile:
+                cmd.append("--compile")
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if proc.returncode:
                 last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
@@ -330,7 +349,7 @@ def main() -> None:
                 t = r[key]
                 note = f"speed vs baseline {t['speedup']:.2f}x (median of paired ratios)" if "speedup" in t else ""
                 if key == "batched":
-                    note += " (target >= 1.3x)"
+                    note += f" (target >= 1.3x); warm-up {t['warmup_s']:.0f} s"
                 row = f"{name:<12} {'paired':<7} {key:<10} {'':>7} {t['median']:>7.2f} {t['min']:>7.2f}"
                 print(f"{row} {'':>8} {'':>8}  {note}", flush=True)
 
