@@ -15,6 +15,7 @@ from medtranslate.transforms.checks import (
     dicom_modality,
 )
 from medtranslate.transforms.fit import FIT_MODES, FitToSize, FitToSized
+from medtranslate.transforms.grayscale import LUMINANCE_RGB, UnitGrayscale
 from medtranslate.transforms.intensity import (
     CT_FULL_RANGE,
     HUWindow,
@@ -34,6 +35,8 @@ from medtranslate.transforms.tissue import he_darkness, otsu_tissue_mask, tissue
 from medtranslate.transforms.vessels import VesselDeconvolution, deconvolve_vessels, gaussian_psf
 
 __all__ = [
+    "LUMINANCE_RGB",
+    "UnitGrayscale",
     "RandEnFaceZoomd",
     "ColourPhotoCheck",
     "FIT_MODES",

@@ -1,18 +1,24 @@
 """Workflows: the runtimes that bundles' configs run, from files to translated files and metric reports.
 
 :class:`TranslationWorkflow` (``inference.json``, id ``translator``) translates image files and DICOM series;
-:class:`EvaluationWorkflow` (``evaluate.json``, id ``evaluator``) translates a datalist's test split and computes the
-metrics and figures each bundle declares; :class:`FundusSynthesisWorkflow` (``synthesize.json``, id ``synthesizer``)
-generates fundus image / vessel mask pairs; :class:`WholeSlideStainWorkflow` stains two-mode confocal whole slides and
-:class:`DespeckleEvaluation` scores a despeckling network (bundles/confocal2he). Workflows sit above io, data,
-transforms, inferers, metrics and modelio, and never import engines (training). See docs/architecture.md.
+:class:`EvaluationWorkflow` (``evaluate.json``, id ``evaluator``) translates a datalist's test split (or scores a
+restoration network on corrupted copies of clean images, as confocal2he's despeckler) and computes the metrics and
+figures each bundle declares; :class:`FundusSynthesisWorkflow` (``synthesize.json``, id ``synthesizer``) generates
+fundus image / vessel mask pairs; :class:`WholeSlideStainWorkflow` stains two-mode confocal whole slides. Workflows
+sit above io, data, transforms, inferers, metrics and modelio, and never import engines (training). See
+docs/architecture.md.
 """
 
 from __future__ import annotations
 
-from medtranslate.workflows.despeckle import DespeckleEvaluation, load_gray
 from medtranslate.workflows.enface import EnFaceProjection
-from medtranslate.workflows.evaluation import EvaluationPass, EvaluationWorkflow, FigureEntry, MetricEntry
+from medtranslate.workflows.evaluation import (
+    DerivedValue,
+    EvaluationPass,
+    EvaluationWorkflow,
+    FigureEntry,
+    MetricEntry,
+)
 from medtranslate.workflows.synthesis import MANIFEST_NAME, FundusSynthesisWorkflow, SynthesisResult, load_stage
 from medtranslate.workflows.synthesis_evaluation import SynthesisEvaluation
 from medtranslate.workflows.translation import (
@@ -49,8 +55,7 @@ __all__ = [
     "TranslationResult",
     "TranslationWorkflow",
     "load_direction_weights",
-    "DespeckleEvaluation",
-    "load_gray",
+    "DerivedValue",
     "load_checkpoint_network",
     "newest_checkpoint",
     "ConfocalStainNetwork",

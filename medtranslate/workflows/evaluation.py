@@ -8,21 +8,31 @@ Everything bundle-specific is declared in the config:
   callable) compare which two values of an item, e.g. ``{"name": "SSIM cycle", "metric": {...}, "pred": "rec",
   "target": "input"}``; set metrics (FID / KID) compare the translations with a set of real images;
 * ``figures``: panel figures of named values (``fake``, ``target``, ``rec``, ``input``, ...);
-* ``real_images``: where the real target-domain images of set metrics come from.
+* ``real_images``: where the real target-domain images of set metrics come from;
+* ``derived``: further named values computed from others by a transform, e.g. ``{"name": "output_median", "source":
+  "output", "transform": {"_target_": "monai.transforms.MedianSmooth", "radius": 1}}`` (post-processing of the
+  output, or a classical baseline applied to the input), which metrics and figures then name like any other value.
+
+A pass can also *corrupt* its inputs (``corrupt``: a transform such as
+:class:`~medtranslate.transforms.RandSpeckle`, ``draws`` times per image): the network input of the clean image then
+becomes the sample's ``target`` and the corrupted copy its ``input``, so a restoration network is scored against the
+clean image. Random corruptions are seeded once per run from ``seed`` and drawn in item order, so runs are
+reproducible and comparable across checkpoints.
 
 For each input the workflow builds a *sample* of named values: ``image`` (the loaded input, its units), ``input``
 (the network input), ``fake`` (the translation, network range), ``output`` (the translation in output units, where
 the direction has an ``output_transform``), ``rec`` (the round trip through the direction's back network),
-``target_image`` / ``target`` (the paired image in its units / in network range), and every other key of the
-datalist item (a ground-truth file such as a vessel mask, loaded on first use). A metric entry names its ``pred`` and
-``target`` among these; an item without one of them is skipped by that metric. See docs/evaluation.md.
+``target_image`` / ``target`` (the paired image in its units / in network range; the clean input for a corrupting
+pass), the ``derived`` values, and every other key of the datalist item (a ground-truth file such as a vessel mask,
+loaded on first use). A metric entry names its ``pred`` and ``target`` among these; an item without one of them is
+skipped by that metric. See docs/evaluation.md.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +49,7 @@ from medtranslate.metrics.figures import save_panel_figure
 from medtranslate.metrics.report import write_report
 from medtranslate.workflows.translation import TranslationDirection, load_direction_weights
 
-__all__ = ["EvaluationWorkflow", "EvaluationPass", "MetricEntry", "FigureEntry"]
+__all__ = ["EvaluationWorkflow", "EvaluationPass", "MetricEntry", "FigureEntry", "DerivedValue"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +81,13 @@ class EvaluationPass:
         cycle: also translate back with the direction's ``back_network`` (the sample's ``rec``).
         group_key: a datalist item key whose value names a further report group (e.g. ``"W Ref"``).
         names: ``(source, target)`` domain names for ``{source}`` / ``{target}`` in metric and figure names.
+        images: image files evaluated in this pass besides the datalist's items (give ``split: []`` for these only).
+        corrupt: a transform of the network input (e.g. ``RandSpeckle``): the clean network input becomes the
+            sample's ``target`` and the corrupted one its ``input`` (not with ``pairs``).
+        draws: corrupted copies per image (each one an item of the report's ``n``).
+
+    Raises:
+        ConfigError: for ``corrupt`` with ``pairs``, or ``draws`` < 1.
     """
 
     direction: str
@@ -83,6 +100,16 @@ class EvaluationPass:
     cycle: bool = True
     group_key: str | None = None
     names: Sequence[str] = ("A", "B")
+    images: Sequence[str | os.PathLike] = ()
+    corrupt: Callable[[Any], Any] | None = None
+    draws: int = 1
+
+    def __post_init__(self) -> None:
+        if self.corrupt is not None and self.pairs:
+            raise ConfigError(None, f"pass {self.group!r}: corrupt makes the clean image the target; drop pairs")
+        if int(self.draws) < 1:
+            raise ConfigError(None, f"pass {self.group!r}: draws must be at least 1, not {self.draws}")
+        self.draws = int(self.draws)
 
     @property
     def group(self) -> str:
@@ -151,6 +178,30 @@ class FigureEntry:
     passes: Sequence[str] | None = None
 
 
+@dataclass
+class DerivedValue:
+    """A named sample value computed from another one (post-processing, or a classical baseline).
+
+    Args:
+        name: the new sample key (not one of the computed keys: ``image``, ``input``, ``fake``, ...).
+        source: the sample key it is computed from (``"output"``, ``"input"``, an earlier derived value, ...).
+        transform: channel-first image -> image, e.g. MONAI's ``MedianSmooth``.
+        passes: the pass names it is computed for (default: all).
+
+    Raises:
+        ConfigError: when ``name`` is a computed key.
+    """
+
+    name: str
+    source: str
+    transform: Callable[[Any], Any]
+    passes: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.name in COMPUTED_KEYS:
+            raise ConfigError(None, f"derived value {self.name!r} would replace a computed value; rename it")
+
+
 def _entry(cls: type, spec: Any) -> Any:
     if isinstance(spec, cls):
         return spec
@@ -191,7 +242,8 @@ class EvaluationWorkflow:
 
     Args:
         directions: the :class:`~medtranslate.workflows.TranslationDirection` objects by name.
-        datalist: datalist JSON (``medtranslate.data`` format) or an already loaded one.
+        datalist: datalist JSON (``medtranslate.data`` format) or an already loaded one; ``None`` when the passes
+            list their ``images``.
         output_dir: where ``metrics.json``, ``metrics.md`` and the figures go.
         translator: the inferer (``translator(network, volume, name)``), e.g. a ``SliceTranslator``.
         passes: :class:`EvaluationPass` mappings.
@@ -205,6 +257,8 @@ class EvaluationWorkflow:
         figures: :class:`FigureEntry` mappings.
         reference: published numbers added to the report as their own group.
         title: report title.
+        derived: :class:`DerivedValue` mappings, computed in order after the translation.
+        seed: random state of the passes' random ``corrupt`` transforms, set once per run (``None``: leave it).
 
     Raises:
         ConfigError: on an unknown direction or a malformed entry.
@@ -213,7 +267,7 @@ class EvaluationWorkflow:
     def __init__(
         self,
         directions: Mapping[str, TranslationDirection],
-        datalist: str | os.PathLike | Mapping[str, Any],
+        datalist: str | os.PathLike | Mapping[str, Any] | None,
         output_dir: str | os.PathLike,
         translator: Any,
         passes: Sequence[Mapping[str, Any] | EvaluationPass],
@@ -226,6 +280,8 @@ class EvaluationWorkflow:
         figures: Sequence[Mapping[str, Any] | FigureEntry] = (),
         reference: Mapping[str, Any] | None = None,
         title: str = "Evaluation",
+        derived: Sequence[Mapping[str, Any] | DerivedValue] = (),
+        seed: int | None = 0,
     ) -> None:
         self.directions = dict(directions)
         self.passes = [_entry(EvaluationPass, p) for p in passes]
@@ -235,6 +291,8 @@ class EvaluationWorkflow:
                 raise ConfigError(None, f"evaluation direction {p.direction!r} is not defined (have: {have})")
         self.metrics = [_entry(MetricEntry, m) for m in metrics]
         self.figures = [_entry(FigureEntry, f) for f in figures]
+        self.derived = [_entry(DerivedValue, v) for v in derived]
+        self.seed = None if seed is None else int(seed)
         self.datalist = datalist
         self.output_dir = Path(output_dir)
         self.translator = translator
@@ -268,6 +326,8 @@ class EvaluationWorkflow:
         return nets
 
     def _datalist(self) -> tuple[Mapping[str, Any], Path]:
+        if self.datalist in (None, ""):
+            return {}, Path(".")
         if isinstance(self.datalist, Mapping):
             return self.datalist, Path(".")
         path = Path(self.datalist)
@@ -291,6 +351,7 @@ class EvaluationWorkflow:
                     else:
                         seen[pair[src]] = len(items)
                         items.append(({**extra, "image": pair[src]}, pair[dst]))
+        items += [({"image": str(path)}, None) for path in p.images]
         return items
 
     def _real(self, dl: Mapping[str, Any], base: Path) -> list[Any]:
@@ -327,34 +388,44 @@ class EvaluationWorkflow:
                 logger.warning(w)
         return self._as_volume(image)
 
-    def _sample(
+    def _samples(
         self, p: EvaluationPass, item: dict[str, Any], partner: str | None, nets: dict[int, Any]
-    ) -> dict[str, Any]:
+    ) -> Iterator[dict[str, Any]]:
+        """The samples of one item: one, or ``draws`` corrupted copies of it with the clean input as ``target``."""
         d = self.directions[p.direction]
         path = item["image"]
-        sample: dict[str, Any] = {"image": self._load(path, item, d.check)}
-        sample["input"] = _tensor(d.input_transform(sample["image"]))
-        sample["fake"] = _tensor(self.translator(nets[id(d.network)], sample["input"], path))
-        if d.output_transform is not None:
-            sample["output"] = _tensor(d.output_transform(sample["fake"]))
-        if p.cycle and d.back_network is not None:
-            sample["rec"] = _tensor(self.translator(nets[id(d.back_network)], sample["fake"], path))
+        image = self._load(path, item, d.check)
+        net_input = _tensor(d.input_transform(image))
+        paired: dict[str, Any] = {}
         if partner is not None:
-            sample["target_image"] = _tensor(self._load(partner, {}, p.target_check))
+            paired["target_image"] = _tensor(self._load(partner, {}, p.target_check))
             target = (
-                sample["target_image"] if p.target_transform is None else p.target_transform(sample["target_image"])
+                paired["target_image"] if p.target_transform is None else p.target_transform(paired["target_image"])
             )
-            sample["target"] = _tensor(target)
-            if tuple(sample["target"].shape[1:]) != tuple(sample["fake"].shape[1:]):
+            paired["target"] = _tensor(target)
+        for _ in range(p.draws if p.corrupt is not None else 1):
+            sample: dict[str, Any] = {"image": image, "input": net_input}
+            if p.corrupt is not None:
+                sample["target"], sample["input"] = net_input, _tensor(p.corrupt(net_input))
+            sample["fake"] = _tensor(self.translator(nets[id(d.network)], sample["input"], path))
+            if d.output_transform is not None:
+                sample["output"] = _tensor(d.output_transform(sample["fake"]))
+            if p.cycle and d.back_network is not None:
+                sample["rec"] = _tensor(self.translator(nets[id(d.back_network)], sample["fake"], path))
+            sample.update(paired)
+            if "target" in sample and tuple(sample["target"].shape[1:]) != tuple(sample["fake"].shape[1:]):
                 shapes = f"{tuple(sample['target'].shape)}, the translation {tuple(sample['fake'].shape)}"
-                raise ConfigError(partner, f"paired image has shape {shapes}")
-        return sample
+                raise ConfigError(partner or path, f"target has shape {shapes}")
+            for v in self.derived:
+                if (v.passes is None or p.group in v.passes) and v.source in sample:
+                    sample[v.name] = _tensor(v.transform(sample[v.source]))
+            yield sample
 
     def _value(self, sample: dict[str, Any], item: Mapping[str, Any], key: str, base: Path) -> Any:
         """A sample value, loading a datalist ground-truth file on first use; ``None`` when the item has none."""
         if key in sample:
             return sample[key]
-        if key in COMPUTED_KEYS or not isinstance(item.get(key), str):
+        if key in COMPUTED_KEYS or key in {v.name for v in self.derived} or not isinstance(item.get(key), str):
             return None
         path = Path(item[key])
         sample[key] = _tensor(self._as_volume(load_image(path if path.is_absolute() else base / path)))
@@ -448,26 +519,30 @@ class EvaluationWorkflow:
         real = self._real(dl, base) if needs_real else None
         groups: dict[str, _Group] = {}
         figures: list[Path] = []
+        seeded: set[int] = set()
+        for p in self.passes:
+            if self.seed is not None and hasattr(p.corrupt, "set_random_state") and id(p.corrupt) not in seeded:
+                p.corrupt.set_random_state(self.seed)  # once per run: passes sharing a transform share its stream
+                seeded.add(id(p.corrupt))
+        drawn: set[tuple[int, str]] = set()  # (figure, group): passes sharing a group share its figures
         for p in self.passes:
             items = self._items(dl, p)
-            drawn: set[int] = set()
             for item, partner in items:
+                names = [p.group, *([str(item[p.group_key])] if p.group_key and p.group_key in item else [])]
                 try:
-                    sample = self._sample(p, item, partner, nets)
-                    names = [p.group, *([str(item[p.group_key])] if p.group_key and p.group_key in item else [])]
-                    targets = [groups.setdefault(n, _Group()) for n in dict.fromkeys(names)]
-                    self._measure(p, sample, item, base, targets)
+                    for sample in self._samples(p, item, partner, nets):
+                        targets = [groups.setdefault(n, _Group()) for n in dict.fromkeys(names)]
+                        self._measure(p, sample, item, base, targets)
+                        for g in targets:
+                            g.n_items += 1
+                        for i, f in enumerate(self.figures):
+                            wanted = f.passes is None or p.group in f.passes
+                            if wanted and (i, p.group) not in drawn and all(key in sample for _, key in f.panels):
+                                figures.append(self._figure(f, p, sample))
+                                drawn.add((i, p.group))
                 except MedTranslateError as e:
                     self.failed.append(str(e))
                     logger.error(str(e))
-                    continue
-                for g in targets:
-                    g.n_items += 1
-                for i, f in enumerate(self.figures):
-                    wanted = f.passes is None or p.group in f.passes
-                    if wanted and i not in drawn and all(key in sample for _, key in f.panels):
-                        figures.append(self._figure(f, p, sample))
-                        drawn.add(i)
         if not any(g.n_items for g in groups.values()):
             raise ConfigError(self.datalist, "nothing to evaluate: " + ("; ".join(self.failed) or "no test images"))
         results = self._summaries(groups, {p.group for p in self.passes}, real)

@@ -18,7 +18,7 @@ from medtranslate.errors import ConfigError
 from medtranslate.io.slide import SlideReader
 from medtranslate.metrics.panels import save_panels
 from medtranslate.networks import DespeckleNet
-from medtranslate.workflows import DespeckleEvaluation, load_checkpoint_network
+from medtranslate.workflows import load_checkpoint_network
 
 
 def _confocal2he(ctx: DemoContext) -> dict[str, Any]:
@@ -54,10 +54,11 @@ def _confocal2he(ctx: DemoContext) -> dict[str, Any]:
     )
     ds_ckpt = ds_train / "checkpoints"
     ctx.add_output("confocal2he despeckling net (checkpoint, loss.png)", ds_train)
-    despeckler = DespeckleNet(2, 1, 32, 7)
-    ev = DespeckleEvaluation(despeckler, out / "despeckle_eval", checkpoint=ds_ckpt, datalist=datalist, looks=looks)
-    scores = ev.run()
-    row = {m: round(scores[m]["PSNR"], 2) for m in ("noisy", "median 3x3 only", "despeckled + median 3x3")}
+    ev_over = {"datalist": str(datalist), "checkpoint": str(ds_ckpt), "output_dir": str(out / "despeckle_eval")}
+    ev_over |= {**net_size, "speckle_looks": looks, "device": "cpu"}
+    ev = run_bundle_config(bundle, "evaluate.json", ev_over, result_id="evaluator")
+    scores = ev.results["despeckling"]
+    row = {m: round(scores[f"PSNR {m}"]["value"], 2) for m in ("noisy", "median 3x3 only", "despeckled + median 3x3")}
     ctx.echo(
         f"confocal2he despeckling PSNR dB on held-out images (L={looks:g}): {json.dumps(row)}; paper 16.19 -> 23.97"
     )
@@ -141,7 +142,7 @@ def _confocal2he(ctx: DemoContext) -> dict[str, Any]:
     ctx.add_output("confocal2he figure: noisy | despeckled | Gareau | CycleGAN | H&E", figure)
     return {
         "despeckle_psnr_db": row,
-        "despeckle_ssim": {m: round(scores[m]["SSIM"], 3) for m in row},
+        "despeckle_ssim": {m: round(scores[f"SSIM {m}"]["value"], 3) for m in row},
         "despeckle_checkpoints": str(ds_ckpt),
         "stain_checkpoints": str(cg_train / "checkpoints"),
         "slides": {k: str(v) for k, v in slides.items()},
