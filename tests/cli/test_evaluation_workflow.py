@@ -13,8 +13,8 @@ import torch
 from medtranslate.errors import ConfigError
 from medtranslate.inferers import SliceTranslator
 from medtranslate.metrics import MeanAbsoluteError, SliceSimilarity, slice_metrics
-from medtranslate.transforms import HUWindow, ModalityCheck, ScaleRange
-from medtranslate.workflows import EvaluationWorkflow, TranslationDirection
+from medtranslate.transforms import HUWindow, ModalityCheck, RandSpeckle, ScaleRange
+from medtranslate.workflows import DerivedValue, EvaluationPass, EvaluationWorkflow, TranslationDirection
 
 
 def _identity() -> torch.nn.Module:
@@ -198,3 +198,91 @@ def test_slice_metrics_skips_slices():
     x = torch.rand(1, 12, 12, 3) * 2 - 1
     m = slice_metrics(x, x, axis=2, keep=torch.tensor([True, False, True]))
     assert m["ssim"] == pytest.approx([1.0, 1.0], abs=1e-6) and len(m["psnr"]) == 2
+
+
+class _AddNoise(torch.nn.Module):
+    """A seeded random corruption with MONAI's Randomizable interface (adds N(0, 0.1))."""
+
+    def __init__(self):
+        super().__init__()
+        self.R = np.random.RandomState()
+
+    def set_random_state(self, seed):
+        self.R = np.random.RandomState(seed)
+
+    def forward(self, x):
+        return x + torch.as_tensor(self.R.normal(0, 0.1, tuple(x.shape)), dtype=x.dtype)
+
+
+def _restoration(tmp_path, corrupt, network, seed=0, draws=3, split="test", datalist=None, **pass_kwargs):
+    """An EvaluationWorkflow that corrupts 2D images and scores ``network``'s restoration against the clean image."""
+    images = []
+    for i in range(2):
+        path = tmp_path / f"clean{i}.nii.gz"
+        nib.save(nib.Nifti1Image(np.full((12, 10), 0.2 + 0.3 * i, np.float32), np.eye(4)), path)
+        images.append(str(path))
+    direction = TranslationDirection(network=network, input_transform=lambda image: torch.as_tensor(image).float())
+    mse = lambda pred, target: float(((pred - target) ** 2).mean())  # noqa: E731
+    wf = EvaluationWorkflow(
+        {"restore": direction},
+        datalist,
+        tmp_path / "out",
+        lambda net, x, name: net(x[None])[0].detach(),
+        passes=[
+            {
+                "direction": "restore",
+                "split": split,
+                "images": images,
+                "cycle": False,
+                "corrupt": corrupt,
+                "draws": draws,
+                **pass_kwargs,
+            }
+        ],
+        metrics=[
+            {"name": "MSE corrupted", "metric": mse, "pred": "input", "target": "target"},
+            {"name": "MSE restored", "metric": mse, "pred": "fake", "target": "target"},
+            {"name": "MSE smoothed input", "metric": mse, "pred": "input_mean", "target": "target"},
+            {"name": "MSE smoothed restored", "metric": mse, "pred": "fake_mean", "target": "target"},
+        ],
+        derived=[
+            {"name": "input_mean", "source": "input", "transform": lambda x: torch.full_like(x, float(x.mean()))},
+            {"name": "fake_mean", "source": "fake", "transform": lambda x: torch.full_like(x, float(x.mean()))},
+        ],
+        figures=[{"file": "f.png", "panels": [["clean", "target"], ["noisy", "input"], ["mean", "input_mean"]]}],
+        seed=seed,
+    )
+    return wf
+
+
+def test_corrupt_pass_scores_against_the_clean_image_with_seeded_draws(tmp_path):
+    res = _restoration(tmp_path, _AddNoise(), torch.nn.Identity()).run()["restore"]
+    assert res["MSE corrupted"]["n"] == 2 * 3  # two image files, three draws each, no datalist
+    assert res["MSE corrupted"]["value"] == pytest.approx(0.01, rel=0.3)  # the noise, measured against the clean
+    assert res["MSE restored"]["value"] == res["MSE corrupted"]["value"]  # identity network: fake == input
+    assert res["MSE smoothed input"]["value"] < 1e-3  # derived value: the constant image's mean removes the noise
+    assert res["MSE smoothed restored"]["value"] == res["MSE smoothed input"]["value"]
+    # reproducible: same seed, same numbers; another seed, other draws
+    again = _restoration(tmp_path, _AddNoise(), torch.nn.Identity()).run()["restore"]
+    other = _restoration(tmp_path, _AddNoise(), torch.nn.Identity(), seed=1).run()["restore"]
+    assert again["MSE corrupted"] == res["MSE corrupted"]
+    assert other["MSE corrupted"]["value"] != res["MSE corrupted"]["value"]
+    assert (tmp_path / "out" / "f.png").is_file()
+
+
+def test_corrupt_pass_with_a_monai_transform_and_a_datalist(tmp_path):
+    ones = torch.nn.Conv2d(1, 1, 1, bias=False)
+    torch.nn.init.zeros_(ones.weight)  # a "network" that returns 0: MSE restored == mean of the clean image squared
+    wf = _restoration(tmp_path, RandSpeckle(looks=4.0), ones, datalist={"name": "t"}, draws=1, split=[])
+    res = wf.run()["restore"]
+    assert res["MSE restored"]["value"] == pytest.approx((0.2**2 + 0.5**2) / 2)
+    assert res["MSE corrupted"]["n"] == 2 and res["MSE corrupted"]["value"] > 0
+
+
+def test_corrupt_and_derived_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="drop pairs"):
+        EvaluationPass(direction="x", pairs=["a", "b"], corrupt=lambda x: x)
+    with pytest.raises(ConfigError, match="draws"):
+        EvaluationPass(direction="x", corrupt=lambda x: x, draws=0)
+    with pytest.raises(ConfigError, match="replace a computed value"):
+        DerivedValue(name="fake", source="input", transform=lambda x: x)
