@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from monai.data.utils import set_rnd
 
-from medtranslate.data.unpaired import _base_dataset
+from medtranslate.data.unpaired import _CACHE_MODES, _base_dataset
 from medtranslate.errors import ConfigError, InputError
 
 __all__ = ["PAIRED_KEY", "PairedDataset"]
@@ -59,6 +59,8 @@ class PairedDataset(torch.utils.data.Dataset):
         cache_dir: str | os.PathLike | None = None,
         cache_num_workers: int = 0,
     ) -> None:
+        if cache not in _CACHE_MODES:
+            raise ConfigError(None, f"cache must be one of {_CACHE_MODES}, not {cache!r}")
         self.keys, self.output_keys = tuple(keys), tuple(output_keys)
         if len(self.keys) != 2 or len(self.output_keys) != 2:
             raise ConfigError(None, f"a paired dataset has two keys (A, B), got {list(keys)} -> {list(output_keys)}")

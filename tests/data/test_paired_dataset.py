@@ -8,7 +8,7 @@ import torch
 from monai.transforms import Compose, RandFlipd, RandSpatialCropd
 
 from medtranslate.data import PairedDataset
-from medtranslate.errors import InputError
+from medtranslate.errors import ConfigError, InputError
 from medtranslate.transforms import RandForegroundSliced
 
 
@@ -58,6 +58,10 @@ def test_draws_are_functions_of_seed_epoch_and_index():
 def test_what_cannot_be_a_pair_is_refused_in_one_line():
     with pytest.raises(InputError, match="no pairs"):
         PairedDataset([])
+    with pytest.raises(ConfigError, match="cache must be one of"):
+        PairedDataset(_pairs(), cache="ram")
+    with pytest.raises(ConfigError, match="two keys"):
+        PairedDataset(_pairs(), keys=("a", "b", "c"))
     bad = [{"a": torch.zeros(1, 4, 4), "b": torch.zeros(1, 4, 5)}]
     with pytest.raises(InputError, match="another grid"):
         PairedDataset(bad)[0]
