@@ -46,13 +46,15 @@ CT2MRI_NET = ("gen_channels", "gen_res_blocks", "gen_downsamplings", "upsample",
 def ct2mri_train_overrides(datalist: Path, output_dir: Path, quick: bool, iterations: int, amp: str) -> dict[str, Any]:
     """The demo's bundles/ct2mri train.json overrides (also what benchmarks/learning.py measures).
 
-    A small generator (8 channels, 2 residual blocks, resize + conv upsampling) at the phantoms' own slice size, the
+    A small generator (16 channels, 3 residual blocks, resize + conv upsampling) at the phantoms' own slice size, the
     soft-tissue CT window, batch 2, half of the run at lr 5e-4 and half decaying, and the paired term of
-    ``train_paired.json`` at weight 30. (16 channels and 3 blocks learned more slowly: SSIM 0.25-0.3 against 0.43-0.48
-    after 200 unpaired iterations. After 2,000 paired iterations, benchmarks/learning.py, one run each, identity 0.511:
-    SSIM 0.695 / cycle SSIM 0.880 at lr 2e-4 and weight 10, 0.695 / 0.872 at lr 1e-3, 0.714 / 0.867 at lr 5e-4 and
-    weight 30, 0.700 / 0.879 with lambda_cycle 20 on top; the same generator trained on the pairs alone, L1 only,
-    reached 0.71-0.73.)
+    ``train_paired.json`` at weight 30. Measured after 2,000 paired iterations (benchmarks/learning.py, 1 thread, one
+    run each; SSIM vs the paired MR / cycle SSIM; identity 0.511): 8 channels and 2 blocks 0.695 / 0.880 at lr 2e-4
+    and weight 10, 0.695 / 0.872 at lr 1e-3, 0.714 / 0.867 at lr 5e-4 and weight 30 (133 training CPU s), 0.700 /
+    0.879 with lambda_cycle 20 on top, 0.722 / 0.870 at weight 100; **16 channels and 3 blocks 0.729 / 0.920** (166 CPU
+    s), 0.733 / 0.911 at weight 100; 24 channels and 3 blocks 0.743 / 0.928 (270 CPU s, too slow for the demo). The
+    8-channel generator trained on the pairs alone, L1 only, reached 0.71-0.73. Unpaired, the small CycleGAN stayed at
+    the identity level (0.50-0.53).
 
     Args:
         datalist: the sample ct_mr datalist.
@@ -69,8 +71,8 @@ def ct2mri_train_overrides(datalist: Path, output_dir: Path, quick: bool, iterat
     per_epoch = max(1, len(datalist_split(datalist, "training", "pairs")) * slices // batch)
     epochs = max(2, -(-iterations // per_epoch))
     return {
-        "gen_channels": 8,
-        "gen_res_blocks": 2,
+        "gen_channels": 16,
+        "gen_res_blocks": 3,
         "gen_downsamplings": 2,
         "upsample": "resize",
         "image_size": list(shape[:2]),
