@@ -29,7 +29,7 @@ from medtranslate.workflows.translation import (
     TranslationWorkflow,
     load_direction_weights,
 )
-from medtranslate.workflows.weights import load_checkpoint_network, newest_checkpoint
+from medtranslate.workflows.weights import load_checkpoint_network
 from medtranslate.workflows.whole_slide import (
     ConfocalStainNetwork,
     SlideResult,
@@ -57,7 +57,6 @@ __all__ = [
     "load_direction_weights",
     "DerivedValue",
     "load_checkpoint_network",
-    "newest_checkpoint",
     "ConfocalStainNetwork",
     "SlideResult",
     "WholeSlideStainWorkflow",
