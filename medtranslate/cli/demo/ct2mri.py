@@ -14,7 +14,7 @@ import torch
 
 from medtranslate.cli.bundle_runner import run_bundle_config
 from medtranslate.cli.demo.core import DEMO_ITERATIONS, DEMO_TIME_LIMIT_S, FULL, QUICK, DemoContext
-from medtranslate.cli.demo.training import _demo_amp, _trained_iterations
+from medtranslate.cli.demo.training import _demo_amp, _demo_schedule, _trained_iterations
 from medtranslate.data import datalist_split
 from medtranslate.errors import ConfigError
 from medtranslate.io import load_image
@@ -87,12 +87,7 @@ def ct2mri_train_overrides(datalist: Path, output_dir: Path, quick: bool, iterat
         "lambda_paired": 30.0,
         "batch_size": batch,
         "slices_per_volume": slices,
-        "max_epochs": epochs,
-        "n_constant_epochs": epochs // 2,
-        "n_decay_epochs": epochs - epochs // 2,
-        "checkpoint_interval": 10**6,
-        "sample_interval": 10**6,
-        "loss_plot_interval": max(1, epochs // 10),
+        **_demo_schedule(epochs),
         "device": "cpu",
     }
 

@@ -21,7 +21,7 @@ from medtranslate.cli.demo.core import (
     _rel,
     oct_depth_range,
 )
-from medtranslate.cli.demo.training import _demo_amp, _trained_iterations
+from medtranslate.cli.demo.training import _demo_amp, _demo_schedule, _trained_iterations
 from medtranslate.data.datalist import load_datalist
 from medtranslate.errors import ConfigError
 from medtranslate.io import load_image
@@ -82,12 +82,7 @@ def oct2confocal_train_overrides(
         "lr": 1e-4,
         "lambda_identity": 0.0,
         "lambda_gradient": 0.0,
-        "max_epochs": epochs,
-        "n_constant_epochs": epochs // 2,
-        "n_decay_epochs": epochs - epochs // 2,
-        "checkpoint_interval": 10**6,
-        "sample_interval": 10**6,
-        "loss_plot_interval": max(1, epochs // 10),
+        **_demo_schedule(epochs),
     }
 
 
@@ -128,19 +123,27 @@ def _oct_plane(ctx: DemoContext) -> int:
     return (QUICK if ctx.quick else FULL)["oct_confocal"][1][-1]
 
 
+def _oct2confocal_model(ctx: DemoContext, checkpoints: Path) -> dict[str, Any]:
+    """The inference.json / evaluate.json keys that run a tiny demo model: its network, its checkpoints, float32 on
+    the CPU, whole-plane windows over the trained depth slab."""
+    return {
+        **_OCT2CONFOCAL_TINY,
+        "checkpoint": str(checkpoints),
+        "device": "cpu",
+        "amp": "none",
+        "window_size": _oct_plane(ctx),
+        "depth_range": _oct_depth_range(ctx),
+    }
+
+
 def _oct2confocal_translate(ctx: DemoContext) -> dict[str, Any]:
     """Translate every sample OCT stack, whole, with bundles/oct2confocal/configs/inference.json."""
     src = ctx.output / "samples" / "oct_confocal" / "oct"
     out = ctx.output / "oct2confocal" / "translated"
     overrides = {
-        **_OCT2CONFOCAL_TINY,
+        **_oct2confocal_model(ctx, ctx.output / "oct2confocal" / "train" / "checkpoints"),
         "input_path": str(src),
         "output_dir": str(out),
-        "checkpoint": str(ctx.output / "oct2confocal" / "train" / "checkpoints"),
-        "device": "cpu",
-        "amp": "none",
-        "window_size": _oct_plane(ctx),
-        "depth_range": _oct_depth_range(ctx),
         "cycle_map": True,
     }
     wf = run_bundle_config(_oct2confocal_bundle(), "inference.json", overrides, result_id="translator")
@@ -206,14 +209,9 @@ def _oct2confocal_evaluate(ctx: DemoContext) -> dict[str, Any]:
     """FID768 / FID2048 / KID (seed 000 Table 2), cycle SSIM / PSNR: bundles/oct2confocal/configs/evaluate.json."""
     out = ctx.output / "oct2confocal" / "evaluation"
     overrides = {
-        **_OCT2CONFOCAL_TINY,
+        **_oct2confocal_model(ctx, ctx.output / "oct2confocal" / "train" / "checkpoints"),
         "datalist": str(ctx.state["datasets"]["oct_confocal"]),
         "output_dir": str(out),
-        "checkpoint": str(ctx.output / "oct2confocal" / "train" / "checkpoints"),
-        "device": "cpu",
-        "amp": "none",
-        "window_size": _oct_plane(ctx),
-        "depth_range": _oct_depth_range(ctx),
         "images": "slices",  # one or two test stacks: their en-face slices, not one projection each
         "fid_dims": [768] if ctx.quick else [768, 2048],
         "kid_dims": 768 if ctx.quick else 2048,

@@ -8,13 +8,8 @@ from typing import Any
 import torch
 
 from medtranslate.cli.bundle_runner import run_bundle_config
-from medtranslate.cli.demo.core import DEMO_ITERATIONS, DemoContext, _oct_depth_range
-from medtranslate.cli.demo.oct2confocal import (
-    _OCT2CONFOCAL_TINY,
-    _oct2confocal_bundle,
-    _oct_plane,
-    oct2confocal_train_overrides,
-)
+from medtranslate.cli.demo.core import DEMO_ITERATIONS, DemoContext
+from medtranslate.cli.demo.oct2confocal import _oct2confocal_bundle, _oct2confocal_model, oct2confocal_train_overrides
 from medtranslate.cli.demo.training import _demo_amp
 from medtranslate.errors import ConfigError
 from medtranslate.rating.study import create_study
@@ -53,14 +48,9 @@ def _rating_study(ctx: DemoContext) -> dict[str, Any]:
         _oct2confocal_bundle(),
         "inference.json",
         {
-            **_OCT2CONFOCAL_TINY,
+            **_oct2confocal_model(ctx, early_ckpt),
             "input_path": str(ctx.output / "samples" / "oct_confocal" / "oct"),
             "output_dir": str(translated["early"]),
-            "checkpoint": str(early_ckpt),
-            "device": "cpu",
-            "amp": "none",
-            "window_size": _oct_plane(ctx),
-            "depth_range": _oct_depth_range(ctx),
             "projection": False,
             "output_formats": ["nifti"],
         },
