@@ -15,28 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import torch
 from monai.bundle import ConfigParser
+from timing import median_seconds  # benchmarks/timing.py: this script runs from benchmarks/
 
 from medtranslate.engines import CycleGANTrainer
 from medtranslate.engines.amp import autocast, resolve_amp
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "fundus2oct"
-
-
-def _median_time(fn, warmup: int, repeat: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -77,8 +65,8 @@ def main() -> None:
             g_ba(g_ab(batch["A"]))
             g_ab(g_ba(batch["B"]))
 
-    step = _median_time(lambda: trainer._iteration(trainer, batch), args.warmup, args.repeat)
-    fwd = _median_time(forward_only, args.warmup, args.repeat)
+    step = median_seconds(lambda: trainer._iteration(trainer, batch), args.warmup, args.repeat)
+    fwd = median_seconds(forward_only, args.warmup, args.repeat)
     n_params = sum(p.numel() for n in (g_ab, g_ba, d_a, d_b) for p in n.parameters())
 
     inf = ConfigParser()
@@ -100,8 +88,8 @@ def main() -> None:
             for _ in range(n_img):
                 net(x)
 
-    t_tr = _median_time(translate, 1, max(2, args.repeat // 2))
-    t_plain = _median_time(plain, 1, max(2, args.repeat // 2))
+    t_tr = median_seconds(translate, 1, max(2, args.repeat // 2))
+    t_plain = median_seconds(plain, 1, max(2, args.repeat // 2))
     print(f"fundus2oct benchmark: {s}x{s}, batch {b}, amp {args.amp}, {args.threads} threads, overrides {overrides}")
     print(f"parameters (2 generators + 2 discriminators): {n_params:,}")
     print("| what | seconds | per second | baseline (same run) | baseline seconds | ratio |")

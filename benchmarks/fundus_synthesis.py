@@ -19,12 +19,11 @@ shrinks the networks so that the run takes seconds on a laptop CPU.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import torch
 from monai.bundle import ConfigParser
+from timing import median_seconds  # benchmarks/timing.py: this script runs from benchmarks/
 
 from medtranslate.losses import VAELoss
 from medtranslate.networks import PatchDiscriminator
@@ -43,16 +42,6 @@ SMALL = {
     "edsr_channels": 32,
     "edsr_res_blocks": 4,
 }
-
-
-def _median_time(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _networks(size: int, full: bool):
@@ -129,17 +118,17 @@ def main() -> None:
     )
     print(f"{'training step (median of ' + str(args.repeat) + ')':40s} {'fp32 (baseline)':>16s} {'bf16 autocast':>14s}")
     for name, step in (("VAE", vae_step), ("pix2pix (G + D)", pix2pix_step), ("EDSR x2 (96px HR patches)", edsr_step)):
-        t32 = _median_time(lambda step=step: step(None), args.repeat)
-        t16 = _median_time(lambda step=step: step(resolve_amp("bf16")), args.repeat)
+        t32 = median_seconds(lambda step=step: step(None), 1, args.repeat)
+        t16 = median_seconds(lambda step=step: step(resolve_amp("bf16")), 1, args.repeat)
         print(f"{name:40s} {t32 * 1000:13.1f} ms {t16 * 1000:11.1f} ms")
     wf = FundusSynthesisWorkflow(vae, gen, edsr, None, "/nonexistent", num=args.pairs, batch_size=args.pairs)
     for net in (vae, gen, edsr):
         net.eval()
     z = torch.randn(args.pairs, vae.latent_size)
-    t = _median_time(lambda: wf.generate(z), args.repeat)
+    t = median_seconds(lambda: wf.generate(z), 1, args.repeat)
     probs = torch.rand(args.pairs, 1, s, s)
     deconv = VesselDeconvolution()
-    td = _median_time(lambda: [deconv(p) for p in probs], args.repeat)
+    td = median_seconds(lambda: [deconv(p) for p in probs], 1, args.repeat)
     print(
         f"synthesis ({args.pairs} pairs, {s} -> {2 * s}): {args.pairs / t:.2f} pairs/s "
         f"({t / args.pairs * 1000:.0f} ms per pair, of which deconvolution {td / args.pairs * 1000:.0f} ms)"
