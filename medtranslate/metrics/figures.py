@@ -17,6 +17,21 @@ from medtranslate.utils.atomic import atomic_path
 __all__ = ["save_panel_figure", "to_display", "save_side_by_side", "save_display_row"]
 
 
+def _show(ax: Any, panel: np.ndarray) -> None:
+    """Draw a :func:`to_display` panel (values in [0, 1]) on ``ax``, pixels as pixels, no axes."""
+    ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+
+
+def _save_png(fig: Figure, path: str | os.PathLike) -> Path:
+    """Lay out ``fig`` and write it to ``path`` as PNG through a temporary name."""
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    return out
+
+
 def to_display(image: Any, value_range: tuple[float, float] | None = None) -> np.ndarray:
     """Turn a 2D grayscale or RGB image into an (H, W) or (H, W, 3) float array in [0, 1] for display.
 
@@ -102,14 +117,9 @@ def save_display_row(
     FigureCanvasAgg(fig)
     for i, (panel, title) in enumerate(zip(panels, titles)):
         ax = fig.add_subplot(1, len(panels), i + 1)
-        ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+        _show(ax, panel)
         ax.set_title(title, fontsize=fontsize)
-        ax.set_axis_off()
-    fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    return out
+    return _save_png(fig, path)
 
 
 def save_panel_figure(
@@ -147,11 +157,7 @@ def save_panel_figure(
             ax.imshow(img, cmap="gray", vmin=lo, vmax=hi)
         ax.set_title(title, fontsize=10)
         ax.axis("off")
-    fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    return out
+    return _save_png(fig, path)
 
 
 def save_image_grid(
@@ -183,12 +189,7 @@ def save_image_grid(
             vr = value_ranges[c] if value_ranges else None
             panel = to_display(img, vr)
             ax = fig.add_subplot(n_rows, n_cols, r * n_cols + c + 1)
-            ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+            _show(ax, panel)
             if r == 0:
                 ax.set_title(columns[c], fontsize=9)
-            ax.set_axis_off()
-    fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    return out
+    return _save_png(fig, path)
