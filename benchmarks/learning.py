@@ -102,6 +102,7 @@ def run_task(
     seed: int,
     extra: dict[str, Any] | None = None,
     overlays: list[str] | None = None,
+    samples: int | None = None,
 ) -> dict[str, Any]:
     """Train one demo model, scoring it every ``every`` iterations.
 
@@ -115,6 +116,7 @@ def run_task(
         extra: train.json overrides on top of the demo's (``--set``), to compare a variant with the demo's recipe.
         overlays: config files of the bundle merged over train.json (``--config``), e.g. ct2mri's
             ``train_paired.json``; default: the demo's.
+        samples: images per domain of the sample data set; default: the demo's.
 
     Returns:
         ``{"identity": ..., "curve": [{"iteration", "cpu_s", metric...}], "reached": {metric: (iteration, cpu_s)}}``.
@@ -123,6 +125,7 @@ def run_task(
     demo_configs = list(CT2MRI_TRAIN_CONFIGS[1:]) if task == "ct2mri" else []
     configs = demo_configs if overlays is None else [c for c in overlays if c != "train.json"]
     n, shape = FULL[kind]
+    n = samples or n
     datalist = write_sample_dataset(data / kind, kind, n=n, seed=seed, shape=shape)
     out = Path(tempfile.mkdtemp(prefix=f"learning_{task}_"))
     if task == "oct2confocal":
@@ -181,6 +184,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None, help="default: the demo's")
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--samples", type=int, default=None, help="images per domain; default: the demo's")
     parser.add_argument(
         "--config",
         action="append",
@@ -205,7 +209,9 @@ def main() -> None:
                 + ("the demo's" if args.config is None else ", ".join(["train.json", *args.config])),
                 flush=True,
             )
-            results[(task, amp)] = r = run_task(task, amp, iterations, args.every, data, args.seed, extra, args.config)
+            results[(task, amp)] = r = run_task(
+                task, amp, iterations, args.every, data, args.seed, extra, args.config, args.samples
+            )
             print(
                 "  identity baseline (input untouched): "
                 + json.dumps({k: round(v, 4) for k, v in r["identity"].items()})

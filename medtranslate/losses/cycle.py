@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from monai.losses import SSIMLoss
+from monai.networks.layers import GaussianFilter
 from monai.utils import ensure_tuple_rep
 from torch import nn
 
@@ -29,9 +30,11 @@ class CycleLoss(nn.Module):
         data_range: the image value range (2.0 for [-1, 1]).
         win_size: SSIM window, an int or one value per spatial axis (every axis of the image must be at least this
             long: use e.g. ``(5, 11, 11)`` for thin 9-slice stacks).
+        blur_sigma: standard deviation, in pixels, of the Gaussian low-pass applied to both images, one value or one
+            per spatial axis (0 leaves an axis alone); ``None`` (default) compares them as they are.
 
     Raises:
-        ValueError: when ``ssim_weight`` is outside [0, 1].
+        ValueError: when ``ssim_weight`` is outside [0, 1] or a ``blur_sigma`` is negative.
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class CycleLoss(nn.Module):
         spatial_dims: int = 2,
         data_range: float = 2.0,
         win_size: Sequence[int] | int = 11,
+        blur_sigma: Sequence[float] | float | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= ssim_weight <= 1.0:
@@ -48,6 +52,12 @@ class CycleLoss(nn.Module):
         self.spatial_dims = spatial_dims
         self.win_size = ensure_tuple_rep(win_size, spatial_dims)
         self.ssim = SSIMLoss(spatial_dims, data_range=data_range, win_size=self.win_size) if ssim_weight > 0 else None
+        self.blur: GaussianFilter | None = None
+        if blur_sigma is not None:
+            sigma = tuple(float(v) for v in ensure_tuple_rep(blur_sigma, spatial_dims))
+            if min(sigma) < 0:
+                raise ValueError(f"blur_sigma must not be negative, got {blur_sigma}")
+            self.blur = GaussianFilter(spatial_dims, sigma) if max(sigma) > 0 else None
 
     def forward(self, reconstructed: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         """Compute the loss.
@@ -68,6 +78,8 @@ class CycleLoss(nn.Module):
             )
         with float32_region(real):
             rec, x = reconstructed.float(), real.float()
+            if self.blur is not None:
+                rec, x = self.blur(rec), self.blur(x)
             l1 = F.l1_loss(rec, x)
             if self.ssim is None:
                 return l1

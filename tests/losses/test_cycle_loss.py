@@ -64,3 +64,23 @@ def test_losses_build_from_bundle_config():
     assert parser.get_parsed_content("cycle").ssim_weight == 0.84
     assert parser.get_parsed_content("gan").mode == "lsgan"
     assert parser.get_parsed_content("idt").channel_policy == "repeat"
+
+
+def test_blur_sigma_ignores_speckle_but_not_structure():
+    """With a low-pass, zero-mean pixel noise costs far less than with plain L1; a shifted edge still costs."""
+    torch.manual_seed(0)
+    real = torch.zeros(1, 1, 5, 32, 32)
+    real[..., 12:20] = 1.0
+    noisy = real + 0.5 * torch.randn_like(real)
+    plain, low = CycleLoss(spatial_dims=3), CycleLoss(spatial_dims=3, blur_sigma=[0.0, 2.0, 2.0])
+    assert low(noisy, real).item() < 0.25 * plain(noisy, real).item()
+    shifted = torch.roll(real, 4, dims=-1)
+    assert low(shifted, real).item() > 0.5 * plain(shifted, real).item()
+    assert low(real.clone(), real).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_blur_sigma_zero_is_plain_l1_and_negative_is_refused():
+    x, y = torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8)
+    assert CycleLoss(blur_sigma=0.0)(x, y).item() == pytest.approx(CycleLoss()(x, y).item())
+    with pytest.raises(ValueError, match="blur_sigma"):
+        CycleLoss(blur_sigma=-1.0)

@@ -9,6 +9,7 @@ import numpy as np
 from scipy import ndimage
 
 from medtranslate.data.samples._common import (
+    VesselTree,
     check_shape,
     grow_vessel_tree,
     render_blobs,
@@ -27,6 +28,7 @@ def confocal_stack(
     seed: int = 0,
     channel_first: bool = False,
     return_masks: bool = False,
+    tree: VesselTree | None = None,
 ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """An RGB confocal stack between the inner limiting membrane and the inner plexiform layer.
 
@@ -42,6 +44,10 @@ def confocal_stack(
         seed: non-negative seed; the same seed gives the same stack.
         channel_first: return ``(3, Z, H, W)`` instead of ``(Z, H, W, 3)``.
         return_masks: also return the boolean masks of what was drawn.
+        tree: the vessel tree to draw, on the same lateral grid, instead of growing one: e.g. the eye's tree from
+            :func:`oct_volume` for the flat-mount of that eye. It is drawn as a flat-mount shows it, not registered
+            to the OCT: rotated by up to 8 degrees, shifted by up to 4 % of the field and scaled by 0.95-1.05 about
+            the image centre (seeded).
 
     Returns:
         float32 stack in ``[0, 1]`` with channels R, G, B; with ``return_masks`` also a dict of bool ``(Z, H, W)``
@@ -56,20 +62,25 @@ def confocal_stack(
     spacing = (_Z_STEP, 1.0, 1.0)
 
     # vessels: radial tree; superficial plexus for trunks and first branches, deeper plexus for finer ones
-    n_trunks = int(rng.integers(4, 7))
-    start = rng.uniform(0, 2 * math.pi)
-    root = ((h - 1) / 2 + rng.normal(0, 0.05 * h), (w - 1) / 2 + rng.normal(0, 0.05 * w))
-    trunks = [(start + k * 2 * math.pi / n_trunks + rng.normal(0, 0.2), 2.6 * s, 0.0, k % 2) for k in range(n_trunks)]
-    tree = grow_vessel_tree(
-        rng,
-        root,
-        trunks,
-        lambda a, b: -2 <= a < h + 2 and -2 <= b < w + 2,
-        step=2.5 * s,
-        min_radius=max(0.7, 0.7 * s),
-        branch_every=6.0,
-        jitter=0.15,
-    )
+    if tree is None:
+        n_trunks = int(rng.integers(4, 7))
+        start = rng.uniform(0, 2 * math.pi)
+        root = ((h - 1) / 2 + rng.normal(0, 0.05 * h), (w - 1) / 2 + rng.normal(0, 0.05 * w))
+        trunks = [
+            (start + k * 2 * math.pi / n_trunks + rng.normal(0, 0.2), 2.6 * s, 0.0, k % 2) for k in range(n_trunks)
+        ]
+        tree = grow_vessel_tree(
+            rng,
+            root,
+            trunks,
+            lambda a, b: -2 <= a < h + 2 and -2 <= b < w + 2,
+            step=2.5 * s,
+            min_radius=max(0.7, 0.7 * s),
+            branch_every=6.0,
+            jitter=0.15,
+        )
+    else:
+        tree = _flat_mount(tree, (h, w), rng_for(seed, 1, 2))
     z_shallow, z_deep = 0.3 * (nz - 1), 0.75 * (nz - 1)
     plexus = np.where(tree.generation >= 2, z_deep, z_shallow)
     parent = np.where(tree.generation - 1 >= 2, z_deep, z_shallow)
@@ -125,3 +136,26 @@ def confocal_stack(
     if channel_first:
         rgb = np.ascontiguousarray(np.moveaxis(rgb, -1, 0))
     return (rgb, masks) if return_masks else rgb
+
+
+def _flat_mount(tree: VesselTree, size: tuple[int, int], rng: np.random.Generator) -> VesselTree:
+    """The tree as a flat-mount of the same eye places it: a seeded small rotation, shift and scale about the centre
+    (the dissected retina is laid flat by hand, so it is never registered to the in-vivo scan)."""
+    h, w = size
+    angle = math.radians(rng.uniform(-8.0, 8.0))
+    scale = rng.uniform(0.95, 1.05)
+    shift = rng.uniform(-0.04, 0.04, 2) * np.array([h, w])
+    centre = np.array([(h - 1) / 2, (w - 1) / 2])
+    rot = scale * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+
+    def place(points: np.ndarray) -> np.ndarray:
+        return (np.asarray(points, np.float64) - centre) @ rot.T + centre + shift
+
+    return VesselTree(
+        starts=place(tree.starts),
+        ends=place(tree.ends),
+        radii=np.asarray(tree.radii) * scale,
+        generation=tree.generation,
+        vessel_type=tree.vessel_type,
+        first=tree.first,
+    )

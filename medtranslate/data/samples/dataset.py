@@ -38,8 +38,9 @@ DEFAULT_SHAPES: dict[str, tuple[int, ...]] = {
 }
 #: OCT field of view (depth, height, width) in millimetres (a mouse retina scan centred on the optic disc).
 OCT_FOV_MM: tuple[float, float, float] = (0.6, 1.2, 1.2)
-#: Confocal lateral field of view in micrometres; the z-step is 1.5 lateral pixels.
-CONFOCAL_FOV_UM: float = 390.0
+#: Confocal lateral field of view in micrometres: each flat-mount is imaged over the same disc-centred field as its
+#: eye's OCT; the z-step is 1.5 lateral pixels.
+CONFOCAL_FOV_UM: float = 1000.0 * OCT_FOV_MM[1]
 CONFOCAL_SLICES = 9
 #: Sub-folder of an ``oct_confocal`` data set holding each OCT eye's vessel mask (its datalist ``ground_truth``).
 VESSEL_MASK_DIR = "vessels"
@@ -98,13 +99,14 @@ def _oct_confocal(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[P
     affine = np.diag([*(f / n for f, n in zip(OCT_FOV_MM, shape)), 1.0])
     desc = f"medtranslate sample OCT (depth, H, W) seed {s_oct}"
     a, b = out / "oct" / f"eye_{i:03d}.nii.gz", out / "confocal" / f"flatmount_{i:03d}.tif"
-    oct_image, vessels = oct_volume(shape, s_oct, return_vessels=True)
+    oct_image, vessels, tree = oct_volume(shape, s_oct, return_vessels=True, return_tree=True)
     _write_nifti(_to_uint8(oct_image), affine, a, desc)
     # the eye's vessel tree on the OCT's en-face grid (H, W): the ground truth of an en-face view of its translation
     en_face = np.diag([*(f / n for f, n in zip(OCT_FOV_MM[1:], shape[1:])), 1.0, 1.0])
     truth = out / VESSEL_MASK_DIR / f"eye_{i:03d}.nii.gz"
     _write_nifti(vessels.astype(np.uint8), en_face, truth, f"vessel mask (H, W) of the sample OCT seed {s_oct}")
-    stack = _to_uint8(confocal_stack((CONFOCAL_SLICES, h, w), s_conf))
+    # the flat-mount of the same eye, as the paper's three corresponding sets: its vessel tree, not registered
+    stack = _to_uint8(confocal_stack((CONFOCAL_SLICES, h, w), s_conf, tree=tree))
     px = CONFOCAL_FOV_UM / max(h, w)
     _write_tiff_rgb(stack, b, px, 1.5 * px)
     return a, b, {"ground_truth": truth}
@@ -164,8 +166,10 @@ def write_sample_dataset(
     - ``"ct_mr"``: ``ct/subject_NNN.nii.gz`` (int16 HU) and ``mr/subject_NNN.nii.gz`` (int16 T1) of the same anatomy,
       RAS affine; listed as unpaired domains and as pairs (the MR of the same subject is a CT's ground truth).
     - ``"oct_confocal"``: ``oct/eye_NNN.nii.gz`` (uint8 log-scaled OCT, array ``(depth, H, W)``) and
-      ``confocal/flatmount_NNN.tif`` (uint8 RGB ImageJ stack ``(Z, Y, X, S)`` in micrometres) from different animals:
-      unpaired only. Each OCT item's ``ground_truth`` is ``vessels/eye_NNN.nii.gz``, the eye's en-face vessel mask
+      ``confocal/flatmount_NNN.tif`` (uint8 RGB ImageJ stack ``(Z, Y, X, S)`` in micrometres), the ex-vivo
+      flat-mount of the same eye as seed 000's three corresponding sets: the same vessel tree, but rotated, shifted and
+      scaled a little (a flat-mount is never registered to the in-vivo scan), with its own nuclei, T cells and noise;
+      listed unpaired only. Each OCT item's ``ground_truth`` is ``vessels/eye_NNN.nii.gz``, the eye's en-face vessel mask
       (uint8 0/1, array ``(H, W)`` on the OCT's lateral grid): what the red channel of its translation should show.
     - ``"fundus"``: ``vessels/eye_NNN.png`` (0/255 vessel mask) and ``fundus/eye_NNN.png`` (RGB); pairs for
       vessel-map -> fundus translation.

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from medtranslate.data.samples._common import (
+    VesselTree,
     check_shape,
     grow_vessel_tree,
     render_segments,
@@ -44,7 +45,8 @@ def oct_volume(
     speckle_kind: str = "rayleigh",
     return_layers: bool = False,
     return_vessels: bool = False,
-) -> np.ndarray | tuple[np.ndarray, ...]:
+    return_tree: bool = False,
+) -> np.ndarray | tuple[np.ndarray, ...] | tuple[np.ndarray | VesselTree, ...]:
     """A log-scaled OCT volume of a retina centred on the optic disc (as seed 000's mouse OCT).
 
     What it models, along depth (axis 0, the A-scan): dark vitreous; the retinal layers of :data:`OCT_LAYERS` as
@@ -58,13 +60,15 @@ def oct_volume(
         seed: non-negative seed; the same seed gives the same volume.
         speckle_kind: ``"rayleigh"`` (fully developed speckle), ``"gamma"`` or ``"none"``.
         return_layers: also return the layer boundaries.
-        return_vessels: also return the eye's vessel tree: the ground truth of what an en-face view should show.
+        return_vessels: also return the eye's vessel mask: the ground truth of what an en-face view should show.
+        return_tree: also return the eye's :class:`VesselTree` (e.g. for :func:`confocal_stack` to draw the
+            flat-mount of the same eye).
 
     Returns:
         float32 ``(D, H, W)`` in ``[0, 1]``; with ``return_layers``, also ``boundaries``: float32
         ``(len(OCT_LAYERS) + 1, H, W)``, the depth (in voxels, increasing) of the top of each layer and the bottom of
         the last one; with ``return_vessels``, last, the bool ``(H, W)`` en-face vessel mask (the vessels' coverage
-        >= 0.5, the same tree that draws the lumens and shadows).
+        >= 0.5, the same tree that draws the lumens and shadows); with ``return_tree``, last, the tree.
     """
     d, h, w = check_shape(shape, 3, 16, "oct_volume")
     rng = rng_for(seed, 0, 0)
@@ -137,4 +141,6 @@ def oct_volume(
     out = (img, bounds) if return_layers else (img,)
     if return_vessels:
         out = (*out, vessel >= 0.5)
+    if return_tree:
+        out = (*out, tree)
     return out if len(out) > 1 else img
