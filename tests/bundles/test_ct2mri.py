@@ -62,6 +62,7 @@ def test_paper_defaults():
     assert p["network_def"]["module"]["padding_mode"] == "reflect" and p["network_def"]["module"]["norm"] == "instance"
     assert p["disc_layers"] == 3 and p["disc_channels"] == 64  # 70x70 PatchGAN
     assert p["adversarial_mode"] == "lsgan" and p["lambda_cycle"] == 10.0
+    assert p["cycle_ssim_weight"] == 0.0 and p["paired_ssim_weight"] == 0.0  # plain L1 unless a run asks for SSIM
     assert p["lr"] == 2e-4 and p["beta1"] == 0.5 and p["batch_size"] == 2
     assert (p["n_constant_epochs"], p["n_decay_epochs"], p["max_epochs"]) == (50, 50, 100)
     assert p["image_size"] == [256, 256]
@@ -145,7 +146,7 @@ def test_training_resumes(trained):
 
 def test_paired_overlay_trains_on_registered_slices(trained):
     """``train_paired.json`` over ``train.json``: the batches are registered pairs (the same slice of the same head)
-    and the generator loss carries the paired L1 terms."""
+    and the generator loss carries the paired terms, here L1 + SSIM (as the demo trains) for them and the cycle."""
     from monai.bundle import ConfigWorkflow
 
     wf = ConfigWorkflow(
@@ -159,6 +160,8 @@ def test_paired_overlay_trains_on_registered_slices(trained):
         disc_layers=1,
         slices_per_volume=2,
         max_epochs=1,
+        paired_ssim_weight=0.84,
+        cycle_ssim_weight=0.84,
         **{"train#handlers": []},
         **TINY,
     )
@@ -171,6 +174,7 @@ def test_paired_overlay_trains_on_registered_slices(trained):
         overlap = (ct_body & mr_body).sum() / (ct_body | mr_body).sum()
         assert item["A"].shape == item["B"].shape == (1, 32, 32) and overlap > 0.8, (i, float(overlap))
     trainer = wf.parser.get_parsed_content("train#trainer")
+    assert trainer.paired_loss.ssim_weight == 0.84 and trainer.cycle_loss.ssim_weight == 0.84
     trainer.run()
     out = trainer.state.output
     assert out["loss_pair_AB"] > 0 and out["loss_pair_BA"] > 0 and trainer.state.iteration == 3

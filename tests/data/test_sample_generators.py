@@ -155,6 +155,23 @@ def test_confocal_channels_hold_their_structures():
     assert np.array_equal(first, np.moveaxis(rgb, -1, 0))
 
 
+def test_confocal_flat_mount_of_an_oct_eye_draws_its_tree_unregistered():
+    """Given the OCT's tree, the flat-mount's vessels follow that eye's tree (far more overlap with its mask than with
+    another eye's), moved a little (not the mask itself), the same for the same seed."""
+    _, vessels, tree = oct_volume((24, 64, 64), 8, return_vessels=True, return_tree=True)
+    _, other = oct_volume((24, 64, 64), 9, return_vessels=True)
+    rgb, masks = confocal_stack((9, 64, 64), 3, return_masks=True, tree=tree)
+    drawn = masks["vessels"].any(axis=0)
+
+    def dice(a, b):
+        return 2 * (a & b).sum() / (a.sum() + b.sum())
+
+    assert dice(drawn, vessels) > 1.5 * dice(drawn, other)
+    assert not np.array_equal(drawn, vessels)
+    assert rgb[..., 0][masks["vessels"]].mean() > 0.35
+    assert np.array_equal(rgb, confocal_stack((9, 64, 64), 3, tree=tree))
+
+
 def test_ct_and_mr_share_anatomy_with_plausible_values():
     shape = (64, 64, 32)
     labels = head_labels(shape, 7)

@@ -46,15 +46,16 @@ CT2MRI_NET = ("gen_channels", "gen_res_blocks", "gen_downsamplings", "upsample",
 def ct2mri_train_overrides(datalist: Path, output_dir: Path, quick: bool, iterations: int, amp: str) -> dict[str, Any]:
     """The demo's bundles/ct2mri train.json overrides (also what benchmarks/learning.py measures).
 
-    A small generator (16 channels, 3 residual blocks, resize + conv upsampling) at the phantoms' own slice size, the
-    soft-tissue CT window, batch 2, half of the run at lr 5e-4 and half decaying, and the paired term of
-    ``train_paired.json`` at weight 30. Measured after 2,000 paired iterations (benchmarks/learning.py, 1 thread, one
-    run each; SSIM vs the paired MR / cycle SSIM; identity 0.511): 8 channels and 2 blocks 0.695 / 0.880 at lr 2e-4
-    and weight 10, 0.695 / 0.872 at lr 1e-3, 0.714 / 0.867 at lr 5e-4 and weight 30 (133 training CPU s), 0.700 /
-    0.879 with lambda_cycle 20 on top, 0.722 / 0.870 at weight 100; **16 channels and 3 blocks 0.729 / 0.920** (166 CPU
-    s), 0.733 / 0.911 at weight 100; 24 channels and 3 blocks 0.743 / 0.928 (270 CPU s, too slow for the demo). The
-    8-channel generator trained on the pairs alone, L1 only, reached 0.71-0.73. Unpaired, the small CycleGAN stayed at
-    the identity level (0.50-0.53).
+    A small generator (16 channels, one downsampling, 3 residual blocks, resize + conv upsampling) at the phantoms' own
+    slice size, the soft-tissue CT window, batch 2, half of the run at lr 5e-4 and half decaying, the paired term of
+    ``train_paired.json`` at weight 30, and L1 + SSIM (0.84 SSIM, Zhao et al.'s mix, as ganslate's cycle) for both the
+    paired and the cycle terms. Measured with benchmarks/learning.py (1 thread; SSIM vs the paired MR / cycle SSIM;
+    identity 0.511): 8 channels and 2 downsamplings, L1, 2,000 iterations 0.714 / 0.867; 16 channels 0.729 / 0.920;
+    one downsampling instead of two (as fast: its residual blocks run at twice the resolution with half the
+    channels) 0.747 / 0.930; with L1 + SSIM on the paired term 0.752 / 0.911 (training seed 1: 0.748 / 0.898); over
+    2,500 iterations, training seed 1, L1 0.745 / 0.925 and paired L1 + SSIM 0.761 / 0.900; **with L1 + SSIM on the
+    cycle too 0.751 / 0.934 and 0.766 / 0.903 (training seeds 0 / 1; 290-300 CPU s)**. Unpaired, the small CycleGAN
+    stayed at the identity level (0.50-0.53).
 
     Args:
         datalist: the sample ct_mr datalist.
@@ -73,7 +74,7 @@ def ct2mri_train_overrides(datalist: Path, output_dir: Path, quick: bool, iterat
     return {
         "gen_channels": 16,
         "gen_res_blocks": 3,
-        "gen_downsamplings": 2,
+        "gen_downsamplings": 1,
         "upsample": "resize",
         "image_size": list(shape[:2]),
         "hu_window": _CT_WINDOW,
@@ -85,6 +86,8 @@ def ct2mri_train_overrides(datalist: Path, output_dir: Path, quick: bool, iterat
         "disc_layers": 2,
         "lr": 5e-4,
         "lambda_paired": 30.0,
+        "paired_ssim_weight": 0.84,
+        "cycle_ssim_weight": 0.84,
         "batch_size": batch,
         "slices_per_volume": slices,
         **_demo_schedule(epochs),
@@ -122,7 +125,8 @@ def _ct2mri(ctx: DemoContext) -> dict[str, Any]:
     per_epoch = len(datalist_split(datalist, "training", "pairs")) * train["slices_per_volume"] // train["batch_size"]
     ctx.echo(
         f"      {epochs * per_epoch} iterations, amp={amp} ({'bfloat16 autocast' if amp == 'bf16' else 'float32'}), "
-        f"configs {' + '.join(CT2MRI_TRAIN_CONFIGS)}: CycleGAN plus a paired L1 term (the phantoms are registered)"
+        f"configs {' + '.join(CT2MRI_TRAIN_CONFIGS)}: CycleGAN plus a paired L1 + SSIM term (the phantoms are "
+        "registered), L1 + SSIM cycle"
     )
     run_bundle_config(bundle, CT2MRI_TRAIN_CONFIGS, train)
     ckpt = out / "train" / "checkpoints"
@@ -131,7 +135,8 @@ def _ct2mri(ctx: DemoContext) -> dict[str, Any]:
     test_ct = [i["image"] for i in datalist_split(datalist, "test", "domain_a")]
     test_mr = [i["image"] for i in datalist_split(datalist, "test", "domain_b")]
     summary: dict[str, Any] = {
-        "used": "training in the demo (no shipped weights); CycleGAN with the paired term of train_paired.json",
+        "used": "training in the demo (no shipped weights); CycleGAN with the paired term of train_paired.json, L1 + "
+        "SSIM paired and cycle terms",
         "configs": list(CT2MRI_TRAIN_CONFIGS),
         "iterations": _trained_iterations(ckpt),
         "iterations_planned": epochs * per_epoch,

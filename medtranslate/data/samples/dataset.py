@@ -169,8 +169,9 @@ def write_sample_dataset(
       ``confocal/flatmount_NNN.tif`` (uint8 RGB ImageJ stack ``(Z, Y, X, S)`` in micrometres), the ex-vivo
       flat-mount of the same eye as seed 000's three corresponding sets: the same vessel tree, but rotated, shifted and
       scaled a little (a flat-mount is never registered to the in-vivo scan), with its own nuclei, T cells and noise;
-      listed unpaired only. Each OCT item's ``ground_truth`` is ``vessels/eye_NNN.nii.gz``, the eye's en-face vessel mask
-      (uint8 0/1, array ``(H, W)`` on the OCT's lateral grid): what the red channel of its translation should show.
+      listed unpaired only. Each OCT item's ``ground_truth`` is ``vessels/eye_NNN.nii.gz``, the eye's en-face vessel
+      mask (uint8 0/1, array ``(H, W)`` on the OCT's lateral grid): what the red channel of its translation should
+      show.
     - ``"fundus"``: ``vessels/eye_NNN.png`` (0/255 vessel mask) and ``fundus/eye_NNN.png`` (RGB); pairs for
       vessel-map -> fundus translation.
     - ``"fundus_oct"``: ``fundus/CLASS/eye_NNN.png`` (RGB photograph with the class's lesions) and
