@@ -20,6 +20,43 @@ from medtranslate.metrics.panels import save_panels
 from medtranslate.networks import DespeckleNet
 from medtranslate.workflows import load_checkpoint_network
 
+__all__ = ["DESPECKLE_LOOKS", "despeckle_train_overrides"]
+
+#: The demo's despeckling net: 32 filters instead of the seed's 64, its 7 layers.
+_DESPECKLE_NET: dict[str, Any] = {"despeckle_channels": 32, "despeckle_layers": 7}
+#: Speckle strength (equivalent number of looks) of the demo's despeckling data.
+DESPECKLE_LOOKS = 4.0
+
+
+def despeckle_train_overrides(datalist: Path, output_dir: Path, quick: bool) -> dict[str, Any]:
+    """The demo's bundles/confocal2he train_despeckle.json overrides (also what benchmarks/learning.py measures):
+    the small net on 64 x 64 patches of the sample histology, speckled with :data:`DESPECKLE_LOOKS` looks, lr 1e-3,
+    bf16, time-boxed (15 s quick, 60 s full).
+
+    Args:
+        datalist: the sample histology datalist (``write_histology_dataset``).
+        output_dir: the training output folder.
+        quick: the ``--quick`` budget.
+
+    Returns:
+        config id -> value.
+    """
+    return {
+        **_DESPECKLE_NET,
+        "datalist": str(datalist),
+        "dataset_dir": str(Path(datalist).parent),
+        "output_dir": str(output_dir),
+        "device": "cpu",
+        "amp": "bf16",
+        "max_epochs": 10_000,
+        "time_limit_s": 15 if quick else 60,
+        "patch_size": [64, 64],
+        "speckle_looks": DESPECKLE_LOOKS,
+        "lr": 1e-3,
+        "checkpoint_interval": 0,
+        "loss_plot_interval": 20,
+    }
+
 
 def _confocal2he(ctx: DemoContext) -> dict[str, Any]:
     """confocal2he (seed 001) in small: despeckling net, Gareau stain, tiny staining CycleGAN, whole-slide staining."""
@@ -30,32 +67,13 @@ def _confocal2he(ctx: DemoContext) -> dict[str, Any]:
     data = out / "data"
     # 1. despeckling net (32 filters instead of the seed's 64) on inverted gray H&E-like histology, time-boxed
     datalist = write_histology_dataset(data / "despeckle", n=12 if q else 30, shape=(128, 128) if q else (192, 192))
-    net_size = {"despeckle_channels": 32, "despeckle_layers": 7}
-    looks = 4.0
+    looks = DESPECKLE_LOOKS
     ds_train = out / "despeckle_train"
-    run_bundle_config(
-        bundle,
-        "train_despeckle.json",
-        {
-            **net_size,
-            "datalist": str(datalist),
-            "dataset_dir": str(datalist.parent),
-            "output_dir": str(ds_train),
-            "device": "cpu",
-            "amp": "bf16",
-            "max_epochs": 10_000,
-            "time_limit_s": 15 if q else 60,
-            "patch_size": [64, 64],
-            "speckle_looks": looks,
-            "lr": 1e-3,
-            "checkpoint_interval": 0,
-            "loss_plot_interval": 20,
-        },
-    )
+    run_bundle_config(bundle, "train_despeckle.json", despeckle_train_overrides(datalist, ds_train, q))
     ds_ckpt = ds_train / "checkpoints"
     ctx.add_output("confocal2he despeckling net (checkpoint, loss.png)", ds_train)
     ev_over = {"datalist": str(datalist), "checkpoint": str(ds_ckpt), "output_dir": str(out / "despeckle_eval")}
-    ev_over |= {**net_size, "speckle_looks": looks, "device": "cpu"}
+    ev_over |= {**_DESPECKLE_NET, "speckle_looks": looks, "device": "cpu"}
     ev = run_bundle_config(bundle, "evaluate.json", ev_over, result_id="evaluator")
     scores = ev.results["despeckling"]
     row = {m: round(scores[f"PSNR {m}"]["value"], 2) for m in ("noisy", "median 3x3 only", "despeckled + median 3x3")}
@@ -106,7 +124,7 @@ def _confocal2he(ctx: DemoContext) -> dict[str, Any]:
     # 3. whole slide: Gareau only, and despeckle + Gareau + CycleGAN, each a pyramidal OME-TIFF
     common = {
         **gen,
-        **net_size,
+        **_DESPECKLE_NET,
         "direction": "stain",
         "input_path": str(fcm),
         "input_rcm_path": str(rcm),

@@ -11,6 +11,8 @@ from medtranslate.cli.demo.core import DemoContext
 from medtranslate.data.samples import write_sample_dataset
 from medtranslate.errors import ConfigError
 
+__all__ = ["fundus_synthesis_stage_overrides"]
+
 #: the fundus_synthesis demo's networks (a fraction of the paper's widths, 64x64 generator size -> 128x128 outputs);
 #: the same keys serve every config of the bundle.
 _FUNDUS_NET = {
@@ -26,6 +28,35 @@ _FUNDUS_NET = {
 }
 
 
+def fundus_synthesis_stage_overrides(datalist: Path, quick: bool) -> dict[str, dict[str, Any]]:
+    """The demo's overrides of each stage's ``train_<stage>.json`` (also what benchmarks/learning.py measures): a few
+    minutes of CPU in all, a pipeline check at 48 -> 96 pixels, not the paper's model.
+
+    Args:
+        datalist: the sample ``fundus`` datalist (images twice the generator size).
+        quick: the ``--quick`` budget (a fifth of the epochs).
+
+    Returns:
+        stage (``"vae"``, ``"pix2pix"``, ``"edsr"``) -> config id -> value (``output_dir`` left to the caller).
+    """
+    common = {**_FUNDUS_NET, "dataset_dir": str(Path(datalist).parent), "datalist": str(datalist), "device": "cpu"}
+    epochs = (lambda n: max(1, n // 5)) if quick else (lambda n: n)
+    stages = {
+        "vae": {"max_epochs": epochs(60), "samples_per_image": 4, "batch_size": 8, "lr": 2e-3},
+        "pix2pix": {
+            "max_epochs": epochs(150),
+            "n_constant_epochs": epochs(150),
+            "n_decay_epochs": 0,
+            "samples_per_image": 2,
+            "batch_size": 4,
+            "disc_channels": 16,
+            "disc_layers": 2,
+        },
+        "edsr": {"max_epochs": epochs(250), "patches_per_image": 4, "batch_size": 8, "hr_patch": 48, "lr": 3e-4},
+    }
+    return {stage: {**common, **extra} for stage, extra in stages.items()}
+
+
 def _fundus_synthesis(ctx: DemoContext) -> dict[str, Any]:
     """Seed 004 in miniature (bundles/fundus_synthesis): train the VAE, pix2pix and EDSR x2 briefly; synthesise."""
     bundle = Path(__file__).resolve().parents[3] / "bundles" / "fundus_synthesis"
@@ -38,27 +69,12 @@ def _fundus_synthesis(ctx: DemoContext) -> dict[str, Any]:
     n_images = 6 if ctx.quick else 10
     datalist = write_sample_dataset(out / "data", "fundus", n=n_images, seed=ctx.seed, shape=(2 * size, 2 * size))
     net = dict(_FUNDUS_NET)
-    common = {**net, "dataset_dir": str(datalist.parent), "datalist": str(datalist), "device": "cpu"}
+    stages = fundus_synthesis_stage_overrides(datalist, ctx.quick)
     train_dir = out / "train"  # each stage writes train/<stage>/checkpoints: the EDSR one is train/edsr/checkpoints
-    epochs = (lambda n: max(1, n // 5)) if ctx.quick else (lambda n: n)
-    # a few minutes of CPU in all: a pipeline check at 48 -> 96 pixels, not the paper's model
-    stages = {
-        "vae": {"max_epochs": epochs(60), "samples_per_image": 4, "batch_size": 8, "lr": 2e-3},
-        "pix2pix": {
-            "max_epochs": epochs(150),
-            "n_constant_epochs": epochs(150),
-            "n_decay_epochs": 0,
-            "samples_per_image": 2,
-            "batch_size": 4,
-            "disc_channels": 16,
-            "disc_layers": 2,
-        },
-        "edsr": {"max_epochs": epochs(25), "patches_per_image": 4, "batch_size": 8, "hr_patch": 48, "lr": 3e-4},
-    }
     summary: dict[str, Any] = {"images": n_images, "network": net, "train_seconds": {}}
     for stage, extra in stages.items():
         start = time.perf_counter()
-        overrides = {**common, **extra, "output_dir": str(train_dir), "checkpoint_interval": 10_000}
+        overrides = {**extra, "output_dir": str(train_dir), "checkpoint_interval": 10_000}
         run_bundle_config(bundle, f"train_{stage}.json", overrides)
         summary["train_seconds"][stage] = round(time.perf_counter() - start, 1)
     ctx.add_output("fundus_synthesis checkpoints (vae/, pix2pix/, edsr/)", train_dir)
