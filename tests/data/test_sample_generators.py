@@ -170,6 +170,8 @@ def test_confocal_flat_mount_of_an_oct_eye_draws_its_tree_unregistered():
     assert not np.array_equal(drawn, vessels)
     assert rgb[..., 0][masks["vessels"]].mean() > 0.35
     assert np.array_equal(rgb, confocal_stack((9, 64, 64), 3, tree=tree))
+    _, registered = confocal_stack((9, 64, 64), 3, return_masks=True, tree=tree, flat_mount=False)
+    assert dice(registered["vessels"].any(axis=0), vessels) > max(0.8, dice(drawn, vessels))
 
 
 def test_ct_and_mr_share_anatomy_with_plausible_values():

@@ -29,6 +29,7 @@ def confocal_stack(
     channel_first: bool = False,
     return_masks: bool = False,
     tree: VesselTree | None = None,
+    flat_mount: bool = True,
 ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """An RGB confocal stack between the inner limiting membrane and the inner plexiform layer.
 
@@ -48,6 +49,8 @@ def confocal_stack(
             :func:`oct_volume` for the flat-mount of that eye. It is drawn as a flat-mount shows it, not registered
             to the OCT: rotated by up to 8 degrees, shifted by up to 4 % of the field and scaled by 0.95-1.05 about
             the image centre (seeded).
+        flat_mount: with ``tree``, ``False`` draws the tree where it lies instead: a confocal rendering registered
+            to the OCT (the target of a supervised bound, benchmarks/oct_supervised_bound.py).
 
     Returns:
         float32 stack in ``[0, 1]`` with channels R, G, B; with ``return_masks`` also a dict of bool ``(Z, H, W)``
@@ -79,7 +82,7 @@ def confocal_stack(
             branch_every=6.0,
             jitter=0.15,
         )
-    else:
+    elif flat_mount:
         tree = _flat_mount(tree, (h, w), rng_for(seed, 1, 2))
     z_shallow, z_deep = 0.3 * (nz - 1), 0.75 * (nz - 1)
     plexus = np.where(tree.generation >= 2, z_deep, z_shallow)
