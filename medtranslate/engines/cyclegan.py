@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.optim import Optimizer
 
+from medtranslate.data.paired import PAIRED_KEY
 from medtranslate.engines.adversarial import AdversarialTrainer
 from medtranslate.engines.base import logits_of, set_requires_grad
 from medtranslate.engines.distributed import unwrap
@@ -94,7 +95,8 @@ class CycleGANTrainer(AdversarialTrainer):
         lambda_gradient: gradient-loss weight (0 = off; seed 000's best model uses it).
         lambda_paired: weight of the paired term (0 = off, the unpaired CycleGAN); needs registered pairs in every
             batch, image ``i`` of A showing the same anatomy as image ``i`` of B: batches without the ``"paired"``
-            flag that :class:`~medtranslate.data.PairedDataset` sets are refused (a ConfigError).
+            flag (:data:`~medtranslate.data.paired.PAIRED_KEY`) that :class:`~medtranslate.data.PairedDataset` sets
+            are refused (a ConfigError).
         paired_loss: ``loss(translation, other_image_of_the_pair)``; default L1.
         pool_size: history pool size (50); 0 feeds the discriminators the current fakes only.
         pool_storage_device: where pools keep images (``"cpu"`` saves GPU memory in 3D); default: beside them.
@@ -300,7 +302,7 @@ class CycleGANTrainer(AdversarialTrainer):
     def _check_paired(self, batchdata: Any) -> None:
         """With a paired term, refuse batches that do not say they are registered pairs (never train on random
         partners as if they were pairs)."""
-        flag = batchdata.get("paired", False) if isinstance(batchdata, Mapping) else False
+        flag = batchdata.get(PAIRED_KEY, False) if isinstance(batchdata, Mapping) else False
         if not bool(torch.as_tensor(flag).all()):
             raise ConfigError(
                 None,
