@@ -38,8 +38,7 @@ import torch
 from ignite.engine import Events
 from monai.bundle import ConfigWorkflow
 from monai.inferers import sliding_window_inference
-from monai.transforms import Compose
-from scipy import ndimage
+from monai.transforms import Compose, MedianSmooth
 
 from medtranslate.cli.demo import DEMO_ITERATIONS, FULL
 from medtranslate.cli.demo.confocal2he import DESPECKLE_LOOKS, despeckle_train_overrides
@@ -63,7 +62,7 @@ TARGETS = {
     "despeckle": {"psnr_over_median": 0.0},
     "edsr": {"psnr_over_bicubic": 0.0},
 }
-#: The supervised trainers: task -> (bundle, train config, network config id).
+#: The supervised trainers: task -> (bundle, train config); their network is the config's ``network``.
 SUPERVISED = {"despeckle": ("confocal2he", "train_despeckle.json"), "edsr": ("fundus_synthesis", "train_edsr.json")}
 #: Iterations of the supervised tasks by default: about what the demo's runs reach (despeckling is time-boxed to
 #: 60 s; EDSR runs 250 epochs of 4 batches).
@@ -127,8 +126,7 @@ def _despeckle_scorer(parser: Any, datalist: Path) -> tuple[dict[str, float], An
         clean = load({"image": item["image"]})["image"].float()
         items.append((clean, speckle(clean).float()))
 
-    def median(x: torch.Tensor) -> torch.Tensor:
-        return torch.as_tensor(ndimage.median_filter(x.numpy(), size=(1, 3, 3)))
+    median = MedianSmooth(radius=1)  # the 3 x 3 median of the bundle's evaluate.json
 
     def db(x: torch.Tensor, y: torch.Tensor) -> float:
         return float(psnr(x[None], y[None], spatial_dims=2, data_range=1.0).mean())
@@ -186,15 +184,12 @@ def _cyclegan_workflow(
     n = samples or n
     datalist = write_sample_dataset(data / kind, kind, n=n, seed=seed, shape=shape)
     out = Path(tempfile.mkdtemp(prefix=f"learning_{task}_"))
+    demo_overrides = oct2confocal_train_overrides if task == "oct2confocal" else ct2mri_train_overrides
+    overrides = {**demo_overrides(datalist, out, False, iterations, amp), **(extra or {})}
     if task == "oct2confocal":
-        overrides = oct2confocal_train_overrides(datalist, out, False, iterations, amp)
-        overrides.update(extra or {})
         identity, score = _oct_scorer(datalist, overrides["depth_range"])
     else:
-        overrides = ct2mri_train_overrides(datalist, out, False, iterations, amp)
-        overrides.update(extra or {})
         identity, score = _ct_scorer(datalist, overrides["hu_window"])
-    overrides.update(extra or {})
     overrides.update({"resume_from": None, "train#handlers": []})
     wf = ConfigWorkflow(
         config_file=[str(BUNDLES / task / "configs" / c) for c in ["train.json", *configs]],
