@@ -17,4 +17,4 @@ def test_gpu_script_cpu_fallback(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(out.read_text())
     assert res["device"].startswith("CPU (smoke") and "skipped" in res["ddp"]
-    assert res["stack"]["slabs_bf16_s"] > 0 and res["stack"]["sliding_bf16_sw2_s"] > 0
+    assert res["stack"]["slabs_bf16_s"] > 0 and res["stack"]["roi9x32x32_overlap0.25_stitch-cpu_sw2_s"] > 0
