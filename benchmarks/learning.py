@@ -54,6 +54,7 @@ from medtranslate.metrics.similarity import psnr
 from medtranslate.metrics.structure import foreground_slices, paired_ssim, stack_vessel_dice, vessel_dice
 from medtranslate.transforms import HUWindow, PercentileNormalize, RandSpeckle
 from medtranslate.transforms.resolution import downscale, upscale_interpolated
+from medtranslate.workflows import register_counterparts
 
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 TARGETS = {
@@ -186,6 +187,9 @@ def _cyclegan_workflow(
     out = Path(tempfile.mkdtemp(prefix=f"learning_{task}_"))
     demo_overrides = oct2confocal_train_overrides if task == "oct2confocal" else ct2mri_train_overrides
     overrides = {**demo_overrides(datalist, out, False, iterations, amp), **(extra or {})}
+    if task == "oct2confocal" and "train_paired.json" in configs:  # its pairs: the flat-mounts registered first
+        registered = register_counterparts(datalist, data / kind / "registered", depth_range=overrides["depth_range"])
+        overrides["datalist"] = str(registered.datalist)
     if task == "oct2confocal":
         identity, score = _oct_scorer(datalist, overrides["depth_range"])
     else:

@@ -68,7 +68,11 @@ IMAGE_SUFFIXES: tuple[str, ...] = (
 _DICOM_SUFFIXES = (".dcm", ".ima", ".dicom")
 _PATH_KEYS = {"domain_a": ("image",), "domain_b": ("image",), "pairs": ("a", "b")}
 #: optional paths of an item that are not images of a domain: resolved and checked to exist, nothing more.
-_AUX_PATH_KEYS = {"domain_a": ("ground_truth",), "domain_b": ("ground_truth",), "pairs": ()}
+_AUX_PATH_KEYS = {
+    "domain_a": ("ground_truth", "counterpart"),
+    "domain_b": ("ground_truth", "counterpart"),
+    "pairs": (),
+}
 _ROLE = {("domain_a", "image"): "A", ("domain_b", "image"): "B", ("pairs", "a"): "A", ("pairs", "b"): "B"}
 _MAX_SHOWN = 20  # problems spelled out in the one-line message; all of them are in ConfigError.problems
 

@@ -98,6 +98,9 @@ class CycleGANTrainer(AdversarialTrainer):
             flag (:data:`~medtranslate.data.paired.PAIRED_KEY`) that :class:`~medtranslate.data.PairedDataset` sets
             are refused (a ConfigError).
         paired_loss: ``loss(translation, other_image_of_the_pair)``; default L1.
+        paired_directions: the directions the paired term applies to: ``("AB", "BA")`` (both), or one of them,
+            e.g. ``("AB",)`` when A is a random depth window of a deeper stack, so that only B is a fixed target
+            (bundles/oct2confocal's ``train_paired.json``).
         pool_size: history pool size (50); 0 feeds the discriminators the current fakes only.
         pool_storage_device: where pools keep images (``"cpu"`` saves GPU memory in 3D); default: beside them.
         seed: seed of the pools' generators.
@@ -135,6 +138,7 @@ class CycleGANTrainer(AdversarialTrainer):
         lambda_gradient: float = 0.0,
         lambda_paired: float = 0.0,
         paired_loss: Callable | None = None,
+        paired_directions: Sequence[str] = ("AB", "BA"),
         pool_size: int = 50,
         pool_storage_device: str | torch.device | None = None,
         seed: int = 0,
@@ -168,6 +172,9 @@ class CycleGANTrainer(AdversarialTrainer):
         self.lambda_gradient = float(lambda_gradient)
         self.lambda_paired = float(lambda_paired)
         self.paired_loss = paired_loss if paired_loss is not None else nn.L1Loss()
+        self.paired_directions = tuple(str(d) for d in paired_directions)
+        if not set(self.paired_directions) <= {"AB", "BA"}:
+            raise ConfigError(None, f"paired_directions takes 'AB' and/or 'BA', not {list(paired_directions)}")
         self.pool_a = ImagePool(pool_size, seed=seed, storage_device=pool_storage_device)
         self.pool_b = ImagePool(pool_size, seed=seed + 1, storage_device=pool_storage_device)
         exact = {id(n): not _has_batch_norm(n) for n in (g_ab, g_ba, d_a, d_b)}
@@ -283,7 +290,7 @@ class CycleGANTrainer(AdversarialTrainer):
         if self.lambda_gradient > 0:
             grad = self._gradient_criterion(real.ndim - 2)
             terms[f"loss_grad_{direction}"] = self.lambda_gradient * grad(fake, real)
-        if self.lambda_paired > 0:
+        if self.lambda_paired > 0 and direction in self.paired_directions:
             if fake.shape != other.shape:
                 raise ConfigError(
                     None,

@@ -109,7 +109,7 @@ def _oct_confocal(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[P
     stack = _to_uint8(confocal_stack((CONFOCAL_SLICES, h, w), s_conf, tree=tree))
     px = CONFOCAL_FOV_UM / max(h, w)
     _write_tiff_rgb(stack, b, px, 1.5 * px)
-    return a, b, {"ground_truth": truth}
+    return a, b, {"ground_truth": truth, "counterpart": b}
 
 
 def _fundus(out: Path, i: int, seed: int, shape: Sequence[int]) -> tuple[Path, Path, dict[str, Path]]:
@@ -171,7 +171,8 @@ def write_sample_dataset(
       scaled a little (a flat-mount is never registered to the in-vivo scan), with its own nuclei, T cells and noise;
       listed unpaired only. Each OCT item's ``ground_truth`` is ``vessels/eye_NNN.nii.gz``, the eye's en-face vessel
       mask (uint8 0/1, array ``(H, W)`` on the OCT's lateral grid): what the red channel of its translation should
-      show.
+      show; its ``counterpart`` is the flat-mount of the same eye (unregistered:
+      :func:`medtranslate.workflows.register_counterparts` registers it).
     - ``"fundus"``: ``vessels/eye_NNN.png`` (0/255 vessel mask) and ``fundus/eye_NNN.png`` (RGB); pairs for
       vessel-map -> fundus translation.
     - ``"fundus_oct"``: ``fundus/CLASS/eye_NNN.png`` (RGB photograph with the class's lesions) and

@@ -1,0 +1,190 @@
+"""Registered pairs from unregistered counterparts: each flat-mount laid onto the en-face view of its eye's OCT.
+
+A datalist item of domain A may name its ``counterpart``: an image of the same subject in domain B that is not
+registered to it (seed 000's corresponding OCT / confocal sets: the dissected retina is laid flat by hand).
+:func:`register_counterparts` registers each counterpart to its A image in the en-face plane
+(:func:`medtranslate.transforms.registration.register_enface`), writes it resampled onto the A image's en-face grid,
+and writes a datalist whose ``pairs`` split lists them, for a paired term in training (bundles/oct2confocal's
+``train_paired.json``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from monai.data import MetaTensor
+
+from medtranslate.data.datalist import load_datalist, write_datalist
+from medtranslate.errors import InputError, OutputError
+from medtranslate.io import load_image, save_image
+from medtranslate.metrics.projection import en_face_projection
+from medtranslate.transforms.registration import enface_features, register_enface, warp_in_plane
+from medtranslate.workflows.batch_report import report_item_failure, write_batch_report
+
+__all__ = ["RegistrationResult", "register_counterparts"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RegistrationResult:
+    """What :func:`register_counterparts` wrote.
+
+    Attributes:
+        datalist: the new datalist (the input's, plus the registered ``pairs``), or None when no pair registered.
+        report: the JSON report (one row per counterpart: transform, correlations, outputs, error).
+        items: the report rows.
+    """
+
+    datalist: Path | None
+    report: Path
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _spacing(image: Any) -> np.ndarray:
+    affine = np.asarray(image.meta.get("affine", np.eye(4)), np.float64)
+    n = image.ndim - 1
+    return np.linalg.norm(affine[:n, :n], axis=0)
+
+
+def _en_face_axes(ndim: int, depth_axis: int) -> list[int]:
+    return [a for a in range(ndim) if a != depth_axis]
+
+
+def _register_one(
+    item: dict[str, Any],
+    out_dir: Path,
+    depth_axis_a: int,
+    depth_axis_b: int,
+    depth_range: Sequence[int] | None,
+    channel_b: int,
+    invert_a: bool,
+    min_correlation: float,
+    row: dict[str, Any],
+) -> None:
+    a_path, b_path = Path(item["image"]), Path(item["counterpart"])
+    a, b = load_image(a_path), load_image(b_path)
+    for img, path, axis in ((a, a_path, depth_axis_a), (b, b_path, depth_axis_b)):
+        if img.ndim != 4 or not 0 <= axis < 3:
+            raise InputError(path, f"expected a 3D stack with its depth on spatial axis {axis}, got {tuple(img.shape)}")
+    if not 0 <= channel_b < b.shape[0]:
+        raise InputError(b_path, f"has {b.shape[0]} channels; channel_b={channel_b} does not exist")
+    slab = tuple(depth_range) if depth_range is not None else None
+    fixed = en_face_projection(np.asarray(a[0], np.float32), axis=depth_axis_a, mode="mean", slab=slab)
+    moving = en_face_projection(np.asarray(b[channel_b], np.float32), axis=depth_axis_b, mode="max")
+    px_a = _spacing(a)[_en_face_axes(3, depth_axis_a)]
+    px_b = _spacing(b)[_en_face_axes(3, depth_axis_b)]
+    try:
+        reg = register_enface(fixed, moving, invert_fixed=invert_a, scale_prior=float(np.mean(px_a / px_b)))
+    except ValueError as e:
+        raise InputError(b_path, str(e)) from e
+    row.update(reg.as_dict())
+    if reg.correlation_after < min_correlation:
+        raise InputError(
+            b_path,
+            f"found no match with {a_path.name} (correlation {reg.correlation_after:.2f} < {min_correlation}): "
+            "is it the same eye, with its vessels in channel_b?",
+        )
+    stack = np.moveaxis(np.asarray(b), depth_axis_b + 1, 1)  # (C, depth, en-face...)
+    warped = warp_in_plane(stack, reg, fixed.shape)
+    if np.issubdtype(np.asarray(b).dtype, np.integer):
+        info = np.iinfo(np.asarray(b).dtype)
+        warped = np.clip(np.rint(warped), info.min, info.max).astype(np.asarray(b).dtype)
+    warped = np.moveaxis(warped, 1, depth_axis_b + 1)
+    spacing = np.empty(3)
+    spacing[_en_face_axes(3, depth_axis_b)] = px_a
+    spacing[depth_axis_b] = _spacing(b)[depth_axis_b]
+    name = b_path.name.split(".")[0]
+    target = out_dir / f"{name}_registered{''.join(b_path.suffixes) or '.nii.gz'}"
+    if target.resolve() in (a_path.resolve(), b_path.resolve()):
+        raise OutputError(target, "is an input of this pair; choose another output_dir (inputs are never replaced)")
+    saved = save_image(MetaTensor(warped, affine=np.diag([*spacing, 1.0])), target)
+    features = enface_features(-fixed if invert_a else fixed)
+    laid = enface_features(warp_in_plane(moving, reg, fixed.shape))
+    overlay = np.stack([laid, features, laid])  # magenta: the registered view, green: the fixed one
+    overlay = np.clip(127.5 + 42.5 * overlay, 0, 255).astype(np.uint8)
+    figure = save_image(overlay, out_dir / f"{name}_overlay.png")
+    row.update({"registered": str(saved), "overlay": str(figure), "ok": True})
+
+
+def register_counterparts(
+    datalist: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    depth_axis_a: int = 0,
+    depth_axis_b: int = 2,
+    depth_range: Sequence[int] | None = None,
+    channel_b: int = 0,
+    invert_a: bool = True,
+    split: str = "training",
+    min_correlation: float = 0.3,
+) -> RegistrationResult:
+    """Register each A image's ``counterpart`` to it in the en-face plane; write them and a datalist of the pairs.
+
+    For every ``split``/``domain_a`` item with a ``counterpart``: the A stack's mean projection over ``depth_range``
+    (OCT: its vessels are dark shadows, hence ``invert_a``) and the counterpart's maximum projection of
+    ``channel_b`` (confocal: the vessel stain) are registered by a similarity transform, mirror included
+    (:func:`~medtranslate.transforms.registration.register_enface`; the pixel sizes give the expected scale). The
+    counterpart is resampled onto the A image's en-face grid, every slice and channel, keeping its own depth axis and
+    dtype, and written to ``output_dir`` with an overlay PNG of the two views (green: A, magenta: the registered
+    counterpart). A pair whose correlation stays below ``min_correlation`` is refused. One bad pair does not stop the
+    others: it is reported, and an :class:`~medtranslate.errors.InputError` is raised at the end, after the rest is
+    written.
+
+    Args:
+        datalist: the datalist (its A items name their ``counterpart``).
+        output_dir: where the registered stacks, overlays, ``registration.json`` and ``datalist.json`` go.
+        depth_axis_a: the depth axis of the A images among their spatial axes (the bundle's ``oct_depth_axis``).
+        depth_axis_b: the depth axis of the counterparts (the bundle's ``confocal_depth_axis``).
+        depth_range: ``(start, stop)`` of the A depths projected (the bundle's ``depth_range``); None: all.
+        channel_b: the counterpart's channel that shows what A's projection shows (confocal red: vessels).
+        invert_a: negate A's projection (dark OCT vessel shadows against bright stained vessels).
+        split: the datalist split whose items are registered.
+        min_correlation: the lowest normalised correlation of the two registered views accepted.
+
+    Returns:
+        The paths written and the report rows.
+
+    Raises:
+        InputError: when the split has no counterparts, or after the run when a pair failed (each is named in the
+            report and the log).
+    """
+    source = Path(datalist)
+    data = load_datalist(source)
+    items = [i for i in data.get(split, {}).get("domain_a", []) if i.get("counterpart")]
+    if not items:
+        raise InputError(source, f"no {split} domain_a item names a 'counterpart' (the unregistered image to pair)")
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        row: dict[str, Any] = {"a": item["image"], "b": item["counterpart"], "ok": False}
+        with report_item_failure(row, item["counterpart"], logger):
+            _register_one(item, out, depth_axis_a, depth_axis_b, depth_range, channel_b, invert_a, min_correlation, row)
+        if row["ok"]:
+            logger.info(
+                "registered %s to %s: angle %.1f, scale %.3f, mirrored %s, correlation %.2f -> %.2f",
+                Path(row["b"]).name, Path(row["a"]).name, row["angle_deg"], row["scale"], row["mirrored"],
+                row["correlation_before"], row["correlation_after"],
+            )  # fmt: skip
+        rows.append(row)
+    fields = {"datalist": str(source), "split": split, "depth_range": list(depth_range) if depth_range else None}
+    report = write_batch_report(out / "registration.json", fields, rows)
+    new_datalist = None
+    pairs = [{"a": r["a"], "b": r["registered"]} for r in rows if r["ok"]]
+    if pairs:
+        new = copy.deepcopy(data)
+        new.setdefault(split, {})["pairs"] = pairs
+        new_datalist = write_datalist(new, out / "datalist.json")
+    failed = [r for r in rows if not r["ok"]]
+    if failed:
+        raise InputError(
+            report, f"{len(failed)} of {len(rows)} counterparts could not be registered: {failed[0]['error']}"
+        )
+    return RegistrationResult(new_datalist, report, rows)
