@@ -44,7 +44,11 @@ from medtranslate.cli.demo import DEMO_ITERATIONS, FULL
 from medtranslate.cli.demo.confocal2he import DESPECKLE_LOOKS, despeckle_train_overrides
 from medtranslate.cli.demo.ct2mri import CT2MRI_TRAIN_CONFIGS, ct2mri_train_overrides
 from medtranslate.cli.demo.fundus_synthesis import fundus_synthesis_stage_overrides
-from medtranslate.cli.demo.oct2confocal import oct2confocal_train_overrides
+from medtranslate.cli.demo.oct2confocal import (
+    OCT2CONFOCAL_TRAIN_CONFIGS,
+    oct2confocal_register,
+    oct2confocal_train_overrides,
+)
 from medtranslate.data import datalist_split
 from medtranslate.data.samples import write_sample_dataset
 from medtranslate.data.samples.skin import write_histology_dataset
@@ -54,7 +58,6 @@ from medtranslate.metrics.similarity import psnr
 from medtranslate.metrics.structure import foreground_slices, paired_ssim, stack_vessel_dice, vessel_dice
 from medtranslate.transforms import HUWindow, PercentileNormalize, RandSpeckle
 from medtranslate.transforms.resolution import downscale, upscale_interpolated
-from medtranslate.workflows import register_counterparts
 
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 TARGETS = {
@@ -179,17 +182,19 @@ def _cyclegan_workflow(
 ) -> tuple[ConfigWorkflow, dict[str, float], Any]:
     """The demo's OCT2Confocal or ct2mri training, built from its bundle's configs with the demo's overrides."""
     kind = "oct_confocal" if task == "oct2confocal" else "ct_mr"
-    demo_configs = list(CT2MRI_TRAIN_CONFIGS[1:]) if task == "ct2mri" else []
+    demo_configs = list((CT2MRI_TRAIN_CONFIGS if task == "ct2mri" else OCT2CONFOCAL_TRAIN_CONFIGS)[1:])
     configs = demo_configs if overlays is None else [c for c in overlays if c != "train.json"]
     n, shape = FULL[kind]
     n = samples or n
     datalist = write_sample_dataset(data / kind, kind, n=n, seed=seed, shape=shape)
     out = Path(tempfile.mkdtemp(prefix=f"learning_{task}_"))
     demo_overrides = oct2confocal_train_overrides if task == "oct2confocal" else ct2mri_train_overrides
-    overrides = {**demo_overrides(datalist, out, False, iterations, amp), **(extra or {})}
-    if task == "oct2confocal" and "train_paired.json" in configs:  # its pairs: the flat-mounts registered first
-        registered = register_counterparts(datalist, data / kind / "registered", depth_range=overrides["depth_range"])
-        overrides["datalist"] = str(registered.datalist)
+    if task == "oct2confocal" and "train_paired.json" in configs:  # the demo's: flat-mounts registered first
+        registered = oct2confocal_register(datalist, data / kind / "registered", False)
+        overrides = oct2confocal_train_overrides(datalist, out, False, iterations, amp, registered)
+    else:
+        overrides = demo_overrides(datalist, out, False, iterations, amp)
+    overrides.update(extra or {})
     if task == "oct2confocal":
         identity, score = _oct_scorer(datalist, overrides["depth_range"])
     else:

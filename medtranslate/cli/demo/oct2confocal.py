@@ -1,6 +1,8 @@
-"""The demo's OCT2Confocal steps (bundles/oct2confocal): train a small 3D CycleGAN, translate, score, evaluate.
+"""The demo's OCT2Confocal steps (bundles/oct2confocal): register each flat-mount to its eye's OCT, train a small 3D
+CycleGAN with a paired term on those pairs, translate, score, evaluate.
 
-:func:`oct2confocal_train_overrides` holds the demo's training settings (also what benchmarks/learning.py measures).
+:func:`oct2confocal_register` and :func:`oct2confocal_train_overrides` hold the demo's registration and training
+settings (also what benchmarks/learning.py measures).
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from medtranslate.io import load_image
 from medtranslate.metrics.projection import en_face_projection
 from medtranslate.metrics.structure import stack_vessel_dice, vessel_dice
 
-__all__ = ["oct2confocal_train_overrides"]
+__all__ = ["OCT2CONFOCAL_TRAIN_CONFIGS", "oct2confocal_register", "oct2confocal_train_overrides"]
+
+#: The configs the demo trains with, merged in order (benchmarks/learning.py's default for this task).
+OCT2CONFOCAL_TRAIN_CONFIGS = ("train.json", "train_paired.json")
 
 #: The demo's small OCT2Confocal generator: the paper's layout at a fraction of its width (8 vs 64 channels, 2 vs 9
 #: residual blocks), 3-deep instead of 9/8-deep stem and head kernels, and resize + conv upsampling (no checkerboard).
@@ -44,8 +49,30 @@ _OCT2CONFOCAL_TINY: dict[str, Any] = {
 }
 
 
+#: The demo's semi-supervised recipe (``train_paired.json`` over the registered flat-mounts), from
+#: benchmarks/learning.py runs (docs/training.md): crops at the sample's own scale (``load_size`` = its in-plane size,
+#: so training sees the scale inference sees), no zoom, a strong paired L1 term in the OCT -> confocal direction.
+_OCT2CONFOCAL_PAIRED: dict[str, Any] = {"lambda_paired": 300.0, "lr": 5e-4, "zoom": [1.0, 1.0]}
+
+
+def oct2confocal_register(datalist: Path, output_dir: Path, quick: bool) -> Path:
+    """Register each training flat-mount to its eye's OCT (bundles/oct2confocal/configs/register.json).
+
+    Args:
+        datalist: the sample oct_confocal datalist (its OCT items name their flat-mount as ``counterpart``).
+        output_dir: where the registered stacks, overlays, ``registration.json`` and the new datalist go.
+        quick: the ``--quick`` sample size.
+
+    Returns:
+        The datalist with the registered ``pairs``.
+    """
+    overrides = {"datalist": str(datalist), "registered_dir": str(output_dir), "depth_range": oct_depth_range(quick)}
+    result = run_bundle_config(_oct2confocal_bundle(), "register.json", overrides, result_id="registration")
+    return Path(result.datalist)
+
+
 def oct2confocal_train_overrides(
-    datalist: Path, output_dir: Path, quick: bool, iterations: int, amp: str
+    datalist: Path, output_dir: Path, quick: bool, iterations: int, amp: str, registered: Path | None = None
 ) -> dict[str, Any]:
     """The demo's bundles/oct2confocal train.json overrides (also what benchmarks/learning.py measures).
 
@@ -55,12 +82,16 @@ def oct2confocal_train_overrides(
     no identity and no gradient loss: both compare the output's brightness or edges with the OCT's, where vessels are
     dark shadows while confocal vessels are bright, so they hold the translation back from the truth.
 
+    With ``registered`` (the datalist :func:`oct2confocal_register` wrote), the overrides are those of
+    ``train.json`` + ``train_paired.json``: the same networks and schedule, plus :data:`_OCT2CONFOCAL_PAIRED`.
+
     Args:
         datalist: the sample oct_confocal datalist.
         output_dir: the training output folder.
         quick: the ``--quick`` sample size.
         iterations: training iterations wanted (rounded up to whole epochs; batch 1, one per training OCT).
         amp: ``"bf16"`` or ``"none"``.
+        registered: the datalist of registered pairs, for the paired recipe; None: the unpaired CycleGAN.
 
     Returns:
         config id -> value.
@@ -68,6 +99,10 @@ def oct2confocal_train_overrides(
     crop = 24 if quick else 48
     n_train = len(load_datalist(datalist)["training"]["domain_a"])
     epochs = max(2, -(-iterations // n_train))
+    paired = {}
+    if registered is not None:
+        native = (QUICK if quick else FULL)["oct_confocal"][1][-1]
+        paired = {**_OCT2CONFOCAL_PAIRED, "datalist": str(registered), "load_size": native}
     return {
         **_OCT2CONFOCAL_TINY,
         "dataset_dir": str(Path(datalist).parent),
@@ -83,6 +118,7 @@ def oct2confocal_train_overrides(
         "lambda_identity": 0.0,
         "lambda_gradient": 0.0,
         **_demo_schedule(epochs),
+        **paired,
     }
 
 
@@ -94,25 +130,44 @@ def _oct2confocal_bundle() -> Path:
 
 
 def _oct2confocal_train(ctx: DemoContext) -> dict[str, Any]:
-    """Train a small OCT2Confocal 3D CycleGAN (bundles/oct2confocal/configs/train.json) on the sample stacks."""
+    """Register the training flat-mounts to their eyes (register.json), then train a small OCT2Confocal 3D CycleGAN
+    with a paired term on them (train.json + train_paired.json)."""
     datalist = Path(ctx.state["datasets"]["oct_confocal"])
     out = ctx.output / "oct2confocal" / "train"
+    registered_dir = ctx.output / "oct2confocal" / "registered"
+    registered = oct2confocal_register(datalist, registered_dir, ctx.quick)
+    rows = json.loads((registered_dir / "registration.json").read_text())["items"]
+    for row in rows:
+        ctx.echo(
+            f"      registered {Path(row['b']).name} to {Path(row['a']).name}: rotation {row['angle_deg']:.1f} deg"
+            f"{' (mirrored)' if row['mirrored'] else ''}, scale {row['scale']:.3f}, "
+            f"correlation {row['correlation_before']:.2f} -> {row['correlation_after']:.2f}"
+        )
+    ctx.add_output("oct2confocal registered flat-mounts (stacks, overlay PNGs, registration.json)", registered_dir)
     iterations = DEMO_ITERATIONS["oct2confocal"][0 if ctx.quick else 1]
-    overrides = oct2confocal_train_overrides(datalist, out, ctx.quick, iterations, _demo_amp())
+    overrides = oct2confocal_train_overrides(datalist, out, ctx.quick, iterations, _demo_amp(), registered)
     overrides["time_limit_s"] = None if ctx.quick else DEMO_TIME_LIMIT_S["oct2confocal"]
     amp, epochs, crop = overrides["amp"], overrides["max_epochs"], overrides["crop_size"]
-    n_train = len(load_datalist(datalist)["training"]["domain_a"])
+    n_train = len(load_datalist(registered)["training"]["pairs"])
     ctx.echo(f"      {epochs * n_train} iterations, amp={amp} ({'bfloat16 autocast' if amp == 'bf16' else 'float32'})")
-    run_bundle_config(_oct2confocal_bundle(), "train.json", overrides)
+    run_bundle_config(_oct2confocal_bundle(), list(OCT2CONFOCAL_TRAIN_CONFIGS), overrides)
     ctx.add_output("oct2confocal training (checkpoints, loss.png, samples)", out)
     return {
-        "used": "training in the demo (no shipped weights)",
+        "used": (
+            "training in the demo (no shipped weights): the flat-mounts registered to their eyes' OCT "
+            "(register.json), then the CycleGAN with a paired L1 term, OCT -> confocal (train_paired.json)"
+        ),
+        "registration": [
+            {k: row[k] for k in ("a", "b", "angle_deg", "scale", "mirrored", "correlation_before", "correlation_after")}
+            for row in rows
+        ],
         "iterations": _trained_iterations(out / "checkpoints"),
         "iterations_planned": epochs * n_train,
         "epochs": epochs,
         "amp": amp,
         "patch": [9, crop, crop],
         "depth_range": _oct_depth_range(ctx),
+        **{k: overrides[k] for k in ("lambda_paired", "lr", "load_size")},
         **_OCT2CONFOCAL_TINY,
         "checkpoints": str(out / "checkpoints"),
     }
