@@ -138,3 +138,21 @@ def test_register_runs_from_monai_bundle(tmp_path, samples):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(datalist_split(tmp_path / "reg" / "datalist.json", "training", "pairs")) >= 1
     assert np.all([p.suffix != ".tmp" for p in (tmp_path / "reg").iterdir()])
+
+
+def test_enface_figure_shows_the_confocal_as_a_maximum_projection(tmp_path, monkeypatch):
+    """The output panel can use another projection than the input's (confocal: maximum intensity)."""
+    from types import SimpleNamespace
+
+    import medtranslate.workflows.enface as enface
+
+    seen = {}
+    monkeypatch.setattr(enface, "save_side_by_side", lambda left, right, path, **kw: seen.update(l=left, r=right))
+    image = torch.zeros(1, 4, 6, 6)
+    output = torch.zeros(3, 4, 6, 6)
+    output[0, 1, 2, 3] = 200.0  # one bright voxel in one slice
+    item = SimpleNamespace(image=image, output=output, output_dir=tmp_path, key="eye")
+    enface.EnFaceProjection(0, output_mode="max")(item)
+    assert float(torch.as_tensor(seen["r"]).max()) == 200.0  # the mean would give 50
+    enface.EnFaceProjection(0)(item)
+    assert float(torch.as_tensor(seen["r"]).max()) == 50.0
