@@ -97,13 +97,12 @@ def _best_shift(f: np.ndarray, w: np.ndarray, max_shift: Sequence[int]) -> tuple
     h, wd = f.shape
     size = (2 * h, 2 * wd)  # zero padding: no wrap-around
     xc = np.fft.irfft2(np.fft.rfft2(f, size) * np.conj(np.fft.rfft2(w, size)), size)
-    best, best_d = -np.inf, np.zeros(2)
-    for dr in range(-max_shift[0], max_shift[0] + 1):
-        for dc in range(-max_shift[1], max_shift[1] + 1):
-            v = xc[dr % size[0], dc % size[1]]
-            if v > best:
-                best, best_d = v, np.array([dr, dc], np.float64)
-    return float(best / (np.linalg.norm(f) * np.linalg.norm(w) + 1e-12)), best_d
+    rows = np.arange(-max_shift[0], max_shift[0] + 1)
+    cols = np.arange(-max_shift[1], max_shift[1] + 1)
+    window = xc[np.ix_(rows % size[0], cols % size[1])]
+    i, j = np.unravel_index(int(np.argmax(window)), window.shape)
+    best_d = np.array([rows[i], cols[j]], np.float64)
+    return float(window[i, j] / (np.linalg.norm(f) * np.linalg.norm(w) + 1e-12)), best_d
 
 
 def register_enface(
@@ -155,6 +154,7 @@ def register_enface(
     # the grid search on smaller copies: fixed pixels of size k, so the scale grows by k
     k = max(1.0, max(f.shape) / search_size)
     f_small = ndimage.zoom(f, 1.0 / k, order=1) if k > 1 else f
+    m_search = ndimage.gaussian_filter(m, 0.5 * k * scale_prior) if k > 1 else m  # no aliasing when sampled k apart
     limit = [int(round(max_shift * n)) for n in f_small.shape]
     n_scales = max(0, int(round(max_scale_change / 0.02)))
     turns = (0.0, 90.0, 180.0, -90.0) if any_orientation else (0.0,)
@@ -163,7 +163,7 @@ def register_enface(
         for turn in turns:
             for angle in turn + np.arange(-round(max_angle_deg), round(max_angle_deg) + 1, 1.0):
                 for scale in scale_prior * (1.0 + 0.02 * np.arange(-n_scales, n_scales + 1)):
-                    w = _warp(m, f_small.shape, angle, scale * k, (0.0, 0.0), mirrored)
+                    w = _warp(m_search, f_small.shape, angle, scale * k, (0.0, 0.0), mirrored)
                     score, d = _best_shift(f_small, w, limit)
                     if score > best[0]:
                         shift = -_matrix(angle, scale * k, mirrored) @ d

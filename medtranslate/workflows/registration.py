@@ -68,6 +68,7 @@ def _register_one(
     invert_a: bool,
     min_correlation: float,
     row: dict[str, Any],
+    name: str,
 ) -> None:
     a_path, b_path = Path(item["image"]), Path(item["counterpart"])
     a, b = load_image(a_path), load_image(b_path)
@@ -76,6 +77,7 @@ def _register_one(
             raise InputError(path, f"expected a 3D stack with its depth on spatial axis {axis}, got {tuple(img.shape)}")
     if not 0 <= channel_b < b.shape[0]:
         raise InputError(b_path, f"has {b.shape[0]} channels; channel_b={channel_b} does not exist")
+    depth_range = item.get("depth_range", depth_range)  # an item's own ILM-IPL slab wins, as in training
     slab = tuple(depth_range) if depth_range is not None else None
     fixed = en_face_projection(np.asarray(a[0], np.float32), axis=depth_axis_a, mode="mean", slab=slab)
     moving = en_face_projection(np.asarray(b[channel_b], np.float32), axis=depth_axis_b, mode="max")
@@ -101,7 +103,6 @@ def _register_one(
     spacing = np.empty(3)
     spacing[_en_face_axes(3, depth_axis_b)] = px_a
     spacing[depth_axis_b] = _spacing(b)[depth_axis_b]
-    name = b_path.name.split(".")[0]
     target = out_dir / f"{name}_registered{''.join(b_path.suffixes) or '.nii.gz'}"
     if target.resolve() in (a_path.resolve(), b_path.resolve()):
         raise OutputError(target, "is an input of this pair; choose another output_dir (inputs are never replaced)")
@@ -142,7 +143,8 @@ def register_counterparts(
         output_dir: where the registered stacks, overlays, ``registration.json`` and ``datalist.json`` go.
         depth_axis_a: the depth axis of the A images among their spatial axes (the bundle's ``oct_depth_axis``).
         depth_axis_b: the depth axis of the counterparts (the bundle's ``confocal_depth_axis``).
-        depth_range: ``(start, stop)`` of the A depths projected (the bundle's ``depth_range``); None: all.
+        depth_range: ``(start, stop)`` of the A depths projected (the bundle's ``depth_range``; an item's own
+            ``depth_range`` wins); None: all.
         channel_b: the counterpart's channel that shows what A's projection shows (confocal red: vessels).
         invert_a: negate A's projection (dark OCT vessel shadows against bright stained vessels).
         split: the datalist split whose items are registered.
@@ -163,10 +165,16 @@ def register_counterparts(
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    for item in items:
+    names: set[str] = set()
+    for i, item in enumerate(items):
         row: dict[str, Any] = {"a": item["image"], "b": item["counterpart"], "ok": False}
+        name = Path(item["counterpart"]).name.split(".")[0]
+        name = name if name not in names else f"{name}_{i}"  # two counterparts of one name in different folders
+        names.add(name)
         with report_item_failure(row, item["counterpart"], logger):
-            _register_one(item, out, depth_axis_a, depth_axis_b, depth_range, channel_b, invert_a, min_correlation, row)
+            _register_one(
+                item, out, depth_axis_a, depth_axis_b, depth_range, channel_b, invert_a, min_correlation, row, name
+            )
         if row["ok"]:
             logger.info(
                 "registered %s to %s: angle %.1f, scale %.3f, mirrored %s, correlation %.2f -> %.2f",

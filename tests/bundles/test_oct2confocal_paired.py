@@ -156,3 +156,19 @@ def test_enface_figure_shows_the_confocal_as_a_maximum_projection(tmp_path, monk
     assert float(torch.as_tensor(seen["r"]).max()) == 200.0  # the mean would give 50
     enface.EnFaceProjection(0)(item)
     assert float(torch.as_tensor(seen["r"]).max()) == 50.0
+
+
+def test_counterparts_of_one_name_get_their_own_outputs(tmp_path, samples):
+    import shutil
+
+    data = json.loads(samples.read_text())
+    items = data["training"]["domain_a"]
+    for k, item in enumerate(items):  # each flat-mount copied as <k>/flatmount.tif
+        src = samples.parent / item["counterpart"]
+        (tmp_path / str(k)).mkdir()
+        item["counterpart"] = str(shutil.copy(src, tmp_path / str(k) / "flatmount.tif"))
+    same = samples.parent / "same_name_datalist.json"
+    same.write_text(json.dumps(data))
+    result = register_counterparts(same, tmp_path / "reg", depth_range=DEPTH_RANGE)
+    outputs = [row["registered"] for row in result.items]
+    assert len(set(outputs)) == len(items) and all(Path(o).is_file() for o in outputs)

@@ -65,3 +65,15 @@ def test_refuses_bad_views():
         register_enface(np.zeros((4, 4, 4)), np.zeros((4, 4)))
     with pytest.raises(ValueError, match="no contrast"):
         register_enface(np.ones((16, 16)), _tree_view(size=16))
+
+
+def test_large_views_search_on_smaller_copies():
+    """Views larger than ``search_size`` are searched on smoothed, smaller copies, then refined at full size."""
+    fixed = ndimage.zoom(_tree_view(size=64), 3.0, order=1)  # 192 pixels a side: searched at 96
+    truth = EnFaceRegistration(-7.0, 1.03, (4.0, -2.5), False, 0.0, 0.0)
+    inverse = np.linalg.inv(_linear(truth))
+    c = (np.array(fixed.shape) - 1) / 2
+    moving = ndimage.affine_transform(fixed, inverse, c - inverse @ (c + np.asarray(truth.shift)), order=1)
+    found = register_enface(fixed, moving, any_orientation=False)
+    assert abs(found.angle_deg - truth.angle_deg) < 0.5 and found.scale == pytest.approx(1.03, abs=0.01)
+    assert np.allclose(found.shift, truth.shift, atol=0.75)
