@@ -2,14 +2,16 @@
 seconds to reach the targets of issue #10.
 
 For each trainer a bundle uses, this builds the trainer exactly as ``medtranslate demo`` does (``train.json`` with the
-demo's overrides: :func:`medtranslate.cli.demo.oct2confocal.oct2confocal_train_overrides`,
+demo's configs and overrides: :func:`medtranslate.cli.demo.oct2confocal.oct2confocal_train_overrides`,
 :func:`medtranslate.cli.demo.ct2mri.ct2mri_train_overrides`, :func:`medtranslate.cli.demo.confocal2he.
 despeckle_train_overrides`, :func:`medtranslate.cli.demo.fundus_synthesis.fundus_synthesis_stage_overrides`) on the
 demo's full-size sample data, trains it, and every
 ``--every`` iterations scores the test items against the ground truth the sample generators wrote:
 
 - ``oct2confocal`` (3D CycleGAN): vessel Dice of the synthetic confocal red channel's en-face mean projection (Otsu)
-  against the eye's vessel tree; target >= 0.7.
+  against the eye's vessel tree; target >= 0.7. As in the demo, the flat-mounts are first registered to their eyes
+  (:func:`medtranslate.cli.demo.oct2confocal.oct2confocal_register`) and ``train_paired.json`` adds the paired term;
+  ``--config train.json`` measures the unpaired CycleGAN instead.
 - ``ct2mri`` (2D CycleGAN): SSIM of the synthetic MR against the paired MR phantom (target >= 0.75) and cycle SSIM
   CT -> MR -> CT (target >= 0.9).
 - ``despeckle`` (confocal2he's despeckling net, supervised): PSNR of the held-out histology, speckled once (seeded),
