@@ -37,6 +37,7 @@ __all__ = [
     "check_set_types",
     "evaluate",
     "parse_set_options",
+    "register_pairs",
     "run_bundle_config",
     "synthesize",
     "translate",
@@ -62,6 +63,7 @@ OVERRIDES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "seed": ("seed", int),
     "overwrite": ("overwrite", bool),
     "resume": ("translator#skip_existing", bool),
+    "depth_range": ("depth_range", list),
 }
 
 
@@ -377,6 +379,24 @@ def evaluate(args: argparse.Namespace) -> int:
     for row in failed:
         print(f"  failed: {row}")
     return 1 if failed else 0
+
+
+def register_pairs(args: argparse.Namespace) -> int:
+    """``medtranslate register``: run the bundle's ``registration`` and print where the pairs went.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0 when every counterpart was registered, 1 when some failed (each named; the others are written).
+    """
+    args.set = ["strict=false", *(args.set or [])]  # failed pairs are this command's report, not an exception
+    result = _run(args, "registration")  # the workflow logs each pair
+    n, bad = len(result.items), len(result.failed)
+    print(f"registered {n - bad} of {n} counterpart(s); pairs: {result.datalist}; report: {result.report}")
+    for row in result.failed:
+        print(f"  failed: {row['error']}")
+    return 1 if bad else 0
 
 
 def synthesize(args: argparse.Namespace) -> int:

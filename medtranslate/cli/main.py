@@ -27,6 +27,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("translate", "medtranslate.cli.translate"),
     ("evaluate", "medtranslate.cli.evaluate"),
     ("synthesize", "medtranslate.cli.synthesize"),
+    ("register", "medtranslate.cli.register"),
     ("demo", "medtranslate.cli.demo"),
     ("rate", "medtranslate.cli.rate"),
 ]

@@ -19,7 +19,7 @@ from medtranslate.workflows.evaluation import (
     FigureEntry,
     MetricEntry,
 )
-from medtranslate.workflows.registration import RegistrationResult, register_counterparts
+from medtranslate.workflows.registration import RegistrationResult, describe_pair, register_counterparts
 from medtranslate.workflows.synthesis import MANIFEST_NAME, FundusSynthesisWorkflow, SynthesisResult, load_stage
 from medtranslate.workflows.synthesis_evaluation import SynthesisEvaluation
 from medtranslate.workflows.translation import (
@@ -64,5 +64,6 @@ __all__ = [
     "find_mode_pairs",
     "unknown_direction",
     "RegistrationResult",
+    "describe_pair",
     "register_counterparts",
 ]

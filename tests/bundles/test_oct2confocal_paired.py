@@ -45,7 +45,7 @@ def test_register_lays_each_flat_mount_on_its_eye(tmp_path, samples):
     result = run_bundle_config(
         BUNDLE,
         "register.json",
-        {"datalist": str(samples), "registered_dir": str(tmp_path / "reg"), "depth_range": DEPTH_RANGE},
+        {"datalist": str(samples), "output_dir": str(tmp_path / "reg"), "depth_range": DEPTH_RANGE},
         result_id="registration",
     )
     assert _digest(samples.parent) == before  # inputs untouched
@@ -132,7 +132,7 @@ def test_paired_directions_are_checked(tmp_path, samples):
 
 def test_register_runs_from_monai_bundle(tmp_path, samples):
     cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", "configs/register.json"]
-    cmd += ["--datalist", str(samples), "--registered_dir", str(tmp_path / "reg"), "--depth_range", "[5,22]"]
+    cmd += ["--datalist", str(samples), "--output_dir", str(tmp_path / "reg"), "--depth_range", "[5,22]"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=BUNDLE, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -172,3 +172,20 @@ def test_counterparts_of_one_name_get_their_own_outputs(tmp_path, samples):
     result = register_counterparts(same, tmp_path / "reg", depth_range=DEPTH_RANGE)
     outputs = [row["registered"] for row in result.items]
     assert len(set(outputs)) == len(items) and all(Path(o).is_file() for o in outputs)
+
+
+def test_register_command(tmp_path, samples, capsys):
+    from medtranslate.cli.main import main
+
+    base = ["register", "--bundle", str(BUNDLE), "--depth-range", *map(str, DEPTH_RANGE)]
+    assert main([*base, "--datalist", str(samples), "--output", str(tmp_path / "ok")]) == 0
+    assert "registered 2 of 2 counterpart(s)" in capsys.readouterr().out
+    assert len(datalist_split(tmp_path / "ok" / "datalist.json", "training", "pairs")) == 2
+    data = json.loads(samples.read_text())
+    data["training"]["domain_a"][0]["counterpart"] = data["training"]["domain_a"][1]["ground_truth"]
+    bad = samples.parent / "bad_for_cli.json"
+    bad.write_text(json.dumps(data))
+    assert main([*base, "--datalist", str(bad), "--output", str(tmp_path / "bad")]) == 1  # failed items: exit 1
+    out = capsys.readouterr()
+    assert "registered 1 of 2" in out.out and "failed: " in out.out and "expected a 3D stack" in out.out
+    assert "Traceback" not in out.out + out.err

@@ -29,6 +29,7 @@ from medtranslate.errors import ConfigError
 from medtranslate.io import load_image
 from medtranslate.metrics.projection import en_face_projection
 from medtranslate.metrics.structure import stack_vessel_dice, vessel_dice
+from medtranslate.workflows.registration import describe_pair
 
 __all__ = ["OCT2CONFOCAL_TRAIN_CONFIGS", "oct2confocal_register", "oct2confocal_train_overrides"]
 
@@ -66,7 +67,7 @@ def oct2confocal_register(datalist: Path, output_dir: Path, quick: bool) -> Path
     Returns:
         The datalist with the registered ``pairs``.
     """
-    overrides = {"datalist": str(datalist), "registered_dir": str(output_dir), "depth_range": oct_depth_range(quick)}
+    overrides = {"datalist": str(datalist), "output_dir": str(output_dir), "depth_range": oct_depth_range(quick)}
     result = run_bundle_config(_oct2confocal_bundle(), "register.json", overrides, result_id="registration")
     return Path(result.datalist)
 
@@ -138,11 +139,7 @@ def _oct2confocal_train(ctx: DemoContext) -> dict[str, Any]:
     registered = oct2confocal_register(datalist, registered_dir, ctx.quick)
     rows = json.loads((registered_dir / "registration.json").read_text())["items"]
     for row in rows:
-        ctx.echo(
-            f"      registered {Path(row['b']).name} to {Path(row['a']).name}: rotation {row['angle_deg']:.1f} deg"
-            f"{' (mirrored)' if row['mirrored'] else ''}, scale {row['scale']:.3f}, "
-            f"correlation {row['correlation_before']:.2f} -> {row['correlation_after']:.2f}"
-        )
+        ctx.echo(f"      {describe_pair(row)}")
     ctx.add_output("oct2confocal registered flat-mounts (stacks, overlay PNGs, registration.json)", registered_dir)
     iterations = DEMO_ITERATIONS["oct2confocal"][0 if ctx.quick else 1]
     overrides = oct2confocal_train_overrides(datalist, out, ctx.quick, iterations, _demo_amp(), registered)
