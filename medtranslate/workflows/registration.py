@@ -80,61 +80,79 @@ def _en_face_axes(ndim: int, depth_axis: int) -> list[int]:
     return [a for a in range(ndim) if a != depth_axis]
 
 
-def _register_one(
-    item: dict[str, Any],
-    out_dir: Path,
-    depth_axis_a: int,
-    depth_axis_b: int,
-    depth_range: Sequence[int] | None,
-    channel_b: int,
-    invert_a: bool,
-    min_correlation: float,
-    row: dict[str, Any],
-    name: str,
-) -> None:
+@dataclass(frozen=True)
+class _Settings:
+    depth_axis_a: int
+    depth_axis_b: int
+    depth_range: Sequence[int] | None
+    channel_b: int
+    invert_a: bool
+    min_correlation: float
+
+
+def _register_one(item: dict[str, Any], out_dir: Path, name: str, cfg: _Settings, inputs: set[Path], row: dict) -> None:
+    """Register one item's counterpart, write it and its overlay into ``out_dir``, and fill its report ``row``."""
     a_path, b_path = Path(item["image"]), Path(item["counterpart"])
     a, b = load_image(a_path), load_image(b_path)
-    for img, path, axis in ((a, a_path, depth_axis_a), (b, b_path, depth_axis_b)):
+    for img, path, axis in ((a, a_path, cfg.depth_axis_a), (b, b_path, cfg.depth_axis_b)):
         if img.ndim != 4 or not 0 <= axis < 3:
             raise InputError(path, f"expected a 3D stack with its depth on spatial axis {axis}, got {tuple(img.shape)}")
-    if not 0 <= channel_b < b.shape[0]:
-        raise InputError(b_path, f"has {b.shape[0]} channels; channel_b={channel_b} does not exist")
-    depth_range = item.get("depth_range", depth_range)  # an item's own ILM-IPL slab wins, as in training
+    if not 0 <= cfg.channel_b < b.shape[0]:
+        raise InputError(b_path, f"has {b.shape[0]} channels; the vessel channel {cfg.channel_b} does not exist")
+    depth_range = item.get("depth_range", cfg.depth_range)  # an item's own ILM-IPL slab wins, as in training
     slab = tuple(depth_range) if depth_range is not None else None
-    fixed = en_face_projection(np.asarray(a[0], np.float32), axis=depth_axis_a, mode="mean", slab=slab)
-    moving = en_face_projection(np.asarray(b[channel_b], np.float32), axis=depth_axis_b, mode="max")
-    px_a = _spacing(a)[_en_face_axes(3, depth_axis_a)]
-    px_b = _spacing(b)[_en_face_axes(3, depth_axis_b)]
+    fixed = en_face_projection(np.asarray(a[0], np.float32), axis=cfg.depth_axis_a, mode="mean", slab=slab)
+    moving = en_face_projection(np.asarray(b[cfg.channel_b], np.float32), axis=cfg.depth_axis_b, mode="max")
+    px_a = _spacing(a)[_en_face_axes(3, cfg.depth_axis_a)]
+    px_b = _spacing(b)[_en_face_axes(3, cfg.depth_axis_b)]
     try:
-        reg = register_enface(fixed, moving, invert_fixed=invert_a, scale_prior=float(np.mean(px_a / px_b)))
+        reg = register_enface(fixed, moving, invert_fixed=cfg.invert_a, scale_prior=float(np.mean(px_a / px_b)))
     except ValueError as e:
         raise InputError(b_path, str(e)) from e
     row.update(reg.as_dict())
-    if reg.correlation_after < min_correlation:
+    if reg.correlation_after < cfg.min_correlation:
         raise InputError(
             b_path,
-            f"found no match with {a_path.name} (correlation {reg.correlation_after:.2f} < {min_correlation}): "
-            "is it the same eye, with its vessels in channel_b?",
+            f"found no match with {a_path.name} (correlation {reg.correlation_after:.2f} < {cfg.min_correlation}): "
+            f"is it the same eye, with its vessels in channel {cfg.channel_b}?",
         )
-    stack = np.moveaxis(np.asarray(b), depth_axis_b + 1, 1)  # (C, depth, en-face...)
+    stack = np.moveaxis(np.asarray(b), cfg.depth_axis_b + 1, 1)  # (C, depth, en-face...)
     warped = warp_in_plane(stack, reg, fixed.shape)
     if np.issubdtype(np.asarray(b).dtype, np.integer):
         info = np.iinfo(np.asarray(b).dtype)
         warped = np.clip(np.rint(warped), info.min, info.max).astype(np.asarray(b).dtype)
-    warped = np.moveaxis(warped, 1, depth_axis_b + 1)
+    warped = np.moveaxis(warped, 1, cfg.depth_axis_b + 1)
     spacing = np.empty(3)
-    spacing[_en_face_axes(3, depth_axis_b)] = px_a
-    spacing[depth_axis_b] = _spacing(b)[depth_axis_b]
+    spacing[_en_face_axes(3, cfg.depth_axis_b)] = px_a
+    spacing[cfg.depth_axis_b] = _spacing(b)[cfg.depth_axis_b]
     target = out_dir / f"{name}_registered{''.join(b_path.suffixes) or '.nii.gz'}"
-    if target.resolve() in (a_path.resolve(), b_path.resolve()):
-        raise OutputError(target, "is an input of this pair; choose another output_dir (inputs are never replaced)")
+    figure = out_dir / f"{name}_overlay.png"
+    _refuse_inputs((target, figure), inputs)
     saved = save_image(MetaTensor(warped, affine=np.diag([*spacing, 1.0])), target)
-    features = enface_features(-fixed if invert_a else fixed)
+    features = enface_features(-fixed if cfg.invert_a else fixed)
     laid = enface_features(warp_in_plane(moving, reg, fixed.shape))
     overlay = np.stack([laid, features, laid])  # magenta: the registered view, green: the fixed one
     overlay = np.clip(127.5 + 42.5 * overlay, 0, 255).astype(np.uint8)
-    figure = save_image(overlay, out_dir / f"{name}_overlay.png")
+    figure = save_image(overlay, figure)
     row.update({"registered": str(saved), "overlay": str(figure), "ok": True})
+
+
+def _refuse_inputs(outputs: Sequence[Path], inputs: set[Path]) -> None:
+    for path in outputs:
+        if path.resolve() in inputs:
+            raise OutputError(path, "would replace an input of the datalist; choose another output folder")
+
+
+def _input_paths(source: Path, data: dict[str, Any]) -> set[Path]:
+    """The datalist and every file it names (images, pairs, ground truths, counterparts), resolved."""
+    paths = {source.resolve()}
+    for split in ("training", "validation", "test"):
+        for items in data.get(split, {}).values():
+            for item in items:
+                paths.update(
+                    Path(item[k]).resolve() for k in ("image", "a", "b", "ground_truth", "counterpart") if item.get(k)
+                )
+    return paths
 
 
 def register_counterparts(
@@ -188,7 +206,10 @@ def register_counterparts(
     if not items:
         raise InputError(source, f"no {split} domain_a item names a 'counterpart' (the unregistered image to pair)")
     out = Path(output_dir)
+    inputs = _input_paths(source, data)
+    _refuse_inputs((out / "registration.json", out / "datalist.json"), inputs)
     out.mkdir(parents=True, exist_ok=True)
+    cfg = _Settings(depth_axis_a, depth_axis_b, depth_range, channel_b, invert_a, min_correlation)
     rows: list[dict[str, Any]] = []
     names: set[str] = set()
     for i, item in enumerate(items):
@@ -197,9 +218,7 @@ def register_counterparts(
         name = name if name not in names else f"{name}_{i}"  # two counterparts of one name in different folders
         names.add(name)
         with report_item_failure(row, item["counterpart"], logger):
-            _register_one(
-                item, out, depth_axis_a, depth_axis_b, depth_range, channel_b, invert_a, min_correlation, row, name
-            )
+            _register_one(item, out, name, cfg, inputs, row)
         if row["ok"]:
             logger.info(describe_pair(row))
         rows.append(row)

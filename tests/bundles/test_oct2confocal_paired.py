@@ -16,7 +16,7 @@ import torch
 
 from medtranslate.cli.bundle_runner import run_bundle_config
 from medtranslate.data import datalist_split, load_datalist
-from medtranslate.errors import ConfigError, InputError
+from medtranslate.errors import ConfigError, InputError, OutputError
 from medtranslate.io import load_image
 from medtranslate.metrics.structure import vessel_dice
 from medtranslate.workflows import register_counterparts
@@ -189,3 +189,24 @@ def test_register_command(tmp_path, samples, capsys):
     out = capsys.readouterr()
     assert "registered 1 of 2" in out.out and "failed: " in out.out and "expected a 3D stack" in out.out
     assert "Traceback" not in out.out + out.err
+
+
+def test_an_output_folder_holding_the_datalist_is_refused(samples):
+    before = _digest(samples.parent)
+    with pytest.raises(OutputError, match="would replace an input of the datalist"):
+        register_counterparts(samples, samples.parent, depth_range=DEPTH_RANGE)  # its datalist.json is the input
+    assert _digest(samples.parent) == before
+
+
+def test_a_counterpart_that_does_not_match_is_refused(tmp_path, samples):
+    import tifffile
+
+    noise = np.random.default_rng(0).integers(0, 255, (9, 64, 64, 3), dtype=np.uint8)  # ZYXS, no vessel tree
+    tifffile.imwrite(tmp_path / "noise.tif", noise, imagej=True, metadata={"axes": "ZYXS"})
+    data = json.loads(samples.read_text())
+    data["training"]["domain_a"][0]["counterpart"] = str(tmp_path / "noise.tif")
+    bad = samples.parent / "noise_datalist.json"
+    bad.write_text(json.dumps(data))
+    result = register_counterparts(bad, tmp_path / "reg", depth_range=DEPTH_RANGE, strict=False)
+    assert len(result.failed) == 1 and "found no match" in result.failed[0]["error"]
+    assert result.failed[0]["correlation_after"] < 0.3 and not (tmp_path / "reg" / "noise_registered.tif").exists()
