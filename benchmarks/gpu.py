@@ -11,7 +11,7 @@
 Every figure is printed with the GPU's name and written to ``--json``. Without CUDA (``--smoke``, or no GPU) it runs
 the same code at toy sizes on the CPU, to check the script itself; those numbers mean nothing.
 
-    PYTHONPATH=. python benchmarks/gpu.py --json $OUT/gpu.json          # on the GPU machine (about 5 minutes)
+    PYTHONPATH=. python benchmarks/gpu.py --json $OUT/gpu.json          # on the GPU machine (about 5-8 minutes)
     PYTHONPATH=. python benchmarks/gpu.py --smoke                        # CPU check of the script
 """
 

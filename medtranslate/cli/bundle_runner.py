@@ -393,7 +393,8 @@ def register_pairs(args: argparse.Namespace) -> int:
     args.set = ["strict=false", *(args.set or [])]  # failed pairs are this command's report, not an exception
     result = _run(args, "registration")  # the workflow logs each pair
     n, bad = len(result.items), len(result.failed)
-    print(f"registered {n - bad} of {n} counterpart(s); pairs: {result.datalist}; report: {result.report}")
+    pairs = f"pairs: {result.datalist}" if result.datalist else "no pairs written"
+    print(f"registered {n - bad} of {n} counterpart(s); {pairs}; report: {result.report}")
     for row in result.failed:
         print(f"  failed: {row['error']}")
     return 1 if bad else 0

@@ -25,7 +25,7 @@ class EnFaceRegistration:
     ``c_f``, ``c_m`` the two grids' centres, and ``M`` the mirror ``diag(1, -1)`` when ``mirrored``.
 
     Attributes:
-        angle_deg: rotation, degrees, in (-180, 180].
+        angle_deg: rotation, degrees, in [-180, 180).
         scale: isotropic scale (moving pixels per fixed pixel).
         shift: ``(row, col)`` shift in moving pixels.
         mirrored: the moving view is a mirror image of the fixed one (a flat-mount laid face down, or two file
@@ -118,10 +118,12 @@ def register_enface(
 ) -> EnFaceRegistration:
     """Find the similarity transform (mirror allowed) that lays ``moving`` onto ``fixed`` (two 2D views).
 
-    Both are reduced by :func:`enface_features` first. A grid search (on copies at most ``search_size`` pixels a side)
-    over angle (1 degree steps), scale (2 % steps) and, with ``any_orientation``, the four quarter turns of the view
-    and their mirror images, each with its best shift from an FFT cross-correlation, finds the basin; Powell's method
-    on the normalised correlation at full size then refines angle, scale and shift to a fraction of a pixel.
+    Both are reduced by :func:`enface_features` first, the finer one's filters widened by the ratio of the pixel
+    sizes (``scale_prior``) so that both keep the same physical detail. A grid search (on copies at most
+    ``search_size`` pixels a side) over angle (1 degree steps), scale (2 % steps) and, with ``any_orientation``, the
+    four quarter turns of the view and their mirror images, each with its best shift from an FFT cross-correlation,
+    finds the basin; Powell's method on the normalised correlation at full size then refines angle, scale and shift
+    to a fraction of a pixel.
 
     Args:
         fixed: the reference view, e.g. an OCT en-face mean projection, ``(H, W)``.
@@ -148,8 +150,10 @@ def register_enface(
         raise ValueError(f"register_enface takes two 2D views, got shapes {fixed.shape} and {moving.shape}")
     if float(np.ptp(fixed)) == 0.0 or float(np.ptp(moving)) == 0.0:
         raise ValueError("register_enface: a view has no contrast (constant image)")
-    f = enface_features(-fixed if invert_fixed else fixed)
-    m = enface_features(moving)
+    # the same physical detail in both: the finer grid's filters are wider by the ratio of the pixel sizes
+    widen_f, widen_m = max(1.0, 1.0 / scale_prior), max(1.0, scale_prior)
+    f = enface_features(-fixed if invert_fixed else fixed, widen_f, 8.0 * widen_f)
+    m = enface_features(moving, widen_m, 8.0 * widen_m)
     before = _correlation(f, _warp(m, f.shape, 0.0, scale_prior, (0.0, 0.0)))
     # the grid search on smaller copies: fixed pixels of size k, so the scale grows by k
     k = max(1.0, max(f.shape) / search_size)

@@ -24,7 +24,9 @@ from monai.data import MetaTensor
 from medtranslate.data.datalist import load_datalist, write_datalist
 from medtranslate.errors import InputError, OutputError
 from medtranslate.io import load_image, save_image
+from medtranslate.io.validate import affine_spacing
 from medtranslate.metrics.projection import en_face_projection
+from medtranslate.transforms.oct import select_depth_range
 from medtranslate.transforms.registration import enface_features, register_enface, warp_in_plane
 from medtranslate.workflows.batch_report import report_item_failure, write_batch_report
 
@@ -70,10 +72,29 @@ def describe_pair(row: dict[str, Any]) -> str:
     )
 
 
-def _spacing(image: Any) -> np.ndarray:
-    affine = np.asarray(image.meta.get("affine", np.eye(4)), np.float64)
-    n = image.ndim - 1
-    return np.linalg.norm(affine[:n, :n], axis=0)
+def _square_pixels(image: Any, path: Path, depth_axis: int) -> np.ndarray:
+    """The en-face pixel size (mm) of a stack, refused when its pixels are not square."""
+    px = affine_spacing(np.asarray(image.affine), 3)[_en_face_axes(3, depth_axis)]
+    if abs(px[0] / px[1] - 1.0) > 0.01:
+        raise InputError(
+            path,
+            f"its en-face pixels are not square ({px[0]:.4g} x {px[1]:.4g} mm); a similarity transform in pixels "
+            "needs square ones: resample it to square pixels first",
+        )
+    return px
+
+
+def _output_affine(a: Any, depth_axis_a: int, depth_axis_b: int, depth_spacing_b: float) -> np.ndarray:
+    """The registered stack's affine: the OCT's en-face axes and origin, in the counterpart's axis order, with the
+    counterpart's own depth spacing along the OCT's depth direction."""
+    src = np.asarray(a.affine, np.float64)
+    out = np.eye(4)
+    for b_axis, a_axis in zip(_en_face_axes(3, depth_axis_b), _en_face_axes(3, depth_axis_a)):
+        out[:3, b_axis] = src[:3, a_axis]
+    depth = src[:3, depth_axis_a]
+    out[:3, depth_axis_b] = depth / (np.linalg.norm(depth) + 1e-12) * depth_spacing_b
+    out[:3, 3] = src[:3, 3]
+    return out
 
 
 def _en_face_axes(ndim: int, depth_axis: int) -> list[int]:
@@ -88,25 +109,34 @@ class _Settings:
     channel_b: int
     invert_a: bool
     min_correlation: float
+    pixel_ratio: float | None
 
 
 def _register_one(item: dict[str, Any], out_dir: Path, name: str, cfg: _Settings, inputs: set[Path], row: dict) -> None:
     """Register one item's counterpart, write it and its overlay into ``out_dir``, and fill its report ``row``."""
     a_path, b_path = Path(item["image"]), Path(item["counterpart"])
-    a, b = load_image(a_path), load_image(b_path)
+    a, b = load_image(a_path, series_uid=item.get("series_uid")), load_image(b_path)
     for img, path, axis in ((a, a_path, cfg.depth_axis_a), (b, b_path, cfg.depth_axis_b)):
         if img.ndim != 4 or not 0 <= axis < 3:
             raise InputError(path, f"expected a 3D stack with its depth on spatial axis {axis}, got {tuple(img.shape)}")
     if not 0 <= cfg.channel_b < b.shape[0]:
         raise InputError(b_path, f"has {b.shape[0]} channels; the vessel channel {cfg.channel_b} does not exist")
     depth_range = item.get("depth_range", cfg.depth_range)  # an item's own ILM-IPL slab wins, as in training
-    slab = tuple(depth_range) if depth_range is not None else None
-    fixed = en_face_projection(np.asarray(a[0], np.float32), axis=cfg.depth_axis_a, mode="mean", slab=slab)
+    slab = select_depth_range(a, depth_range, cfg.depth_axis_a, path=str(a_path))  # as DepthRanged crops it
+    fixed = en_face_projection(np.asarray(slab[0], np.float32), axis=cfg.depth_axis_a, mode="mean")
     moving = en_face_projection(np.asarray(b[cfg.channel_b], np.float32), axis=cfg.depth_axis_b, mode="max")
-    px_a = _spacing(a)[_en_face_axes(3, cfg.depth_axis_a)]
-    px_b = _spacing(b)[_en_face_axes(3, cfg.depth_axis_b)]
+    px_a = _square_pixels(a, a_path, cfg.depth_axis_a)
+    px_b = _square_pixels(b, b_path, cfg.depth_axis_b)
+    ratio = float(cfg.pixel_ratio) if cfg.pixel_ratio else float(px_a[0] / px_b[0])  # counterpart pixels per OCT pixel
+    if not 0.2 <= ratio <= 5.0:
+        raise InputError(
+            b_path,
+            f"its pixels ({px_b[0]:.4g} mm) and those of {a_path.name} ({px_a[0]:.4g} mm) differ "
+            f"{max(ratio, 1 / ratio):.3g}-fold: is one of them uncalibrated? Give the file its pixel size, or set "
+            "pixel_ratio (the OCT's pixel size over the counterpart's)",
+        )
     try:
-        reg = register_enface(fixed, moving, invert_fixed=cfg.invert_a, scale_prior=float(np.mean(px_a / px_b)))
+        reg = register_enface(fixed, moving, invert_fixed=cfg.invert_a, scale_prior=ratio)
     except ValueError as e:
         raise InputError(b_path, str(e)) from e
     row.update(reg.as_dict())
@@ -122,13 +152,12 @@ def _register_one(item: dict[str, Any], out_dir: Path, name: str, cfg: _Settings
         info = np.iinfo(np.asarray(b).dtype)
         warped = np.clip(np.rint(warped), info.min, info.max).astype(np.asarray(b).dtype)
     warped = np.moveaxis(warped, 1, cfg.depth_axis_b + 1)
-    spacing = np.empty(3)
-    spacing[_en_face_axes(3, cfg.depth_axis_b)] = px_a
-    spacing[cfg.depth_axis_b] = _spacing(b)[cfg.depth_axis_b]
+    depth_spacing_b = float(affine_spacing(np.asarray(b.affine), 3)[cfg.depth_axis_b])
+    affine = _output_affine(a, cfg.depth_axis_a, cfg.depth_axis_b, depth_spacing_b)
     target = out_dir / f"{name}_registered{''.join(b_path.suffixes) or '.nii.gz'}"
     figure = out_dir / f"{name}_overlay.png"
     _refuse_inputs((target, figure), inputs)
-    saved = save_image(MetaTensor(warped, affine=np.diag([*spacing, 1.0])), target)
+    saved = save_image(MetaTensor(warped, affine=affine), target)
     features = enface_features(-fixed if cfg.invert_a else fixed)
     laid = enface_features(warp_in_plane(moving, reg, fixed.shape))
     overlay = np.stack([laid, features, laid])  # magenta: the registered view, green: the fixed one
@@ -155,6 +184,15 @@ def _input_paths(source: Path, data: dict[str, Any]) -> set[Path]:
     return paths
 
 
+def _pair(item: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """The datalist pair of a registered item, carrying what training reads from the item (series, slab, ...)."""
+    pair = {"a": row["a"], "b": row["registered"]}
+    if item.get("series_uid"):
+        pair["series_uid_a"] = item["series_uid"]
+    pair.update({k: item[k] for k in ("depth_range", "subject", "label") if k in item})
+    return pair
+
+
 def register_counterparts(
     datalist: str | os.PathLike,
     output_dir: str | os.PathLike,
@@ -166,6 +204,7 @@ def register_counterparts(
     split: str = "training",
     min_correlation: float = 0.3,
     strict: bool = True,
+    pixel_ratio: float | None = None,
 ) -> RegistrationResult:
     """Register each A image's ``counterpart`` to it in the en-face plane; write them and a datalist of the pairs.
 
@@ -192,6 +231,8 @@ def register_counterparts(
         min_correlation: the lowest normalised correlation of the two registered views accepted.
         strict: raise after the run when a pair failed; False returns the result, whose ``failed`` rows say why
             (``medtranslate register`` then exits 1).
+        pixel_ratio: the A images' en-face pixel size over the counterparts' (the expected scale); None: from the
+            files' calibration. A ratio beyond 5 either way is refused as a likely uncalibrated file.
 
     Returns:
         The paths written and the report rows.
@@ -209,7 +250,7 @@ def register_counterparts(
     inputs = _input_paths(source, data)
     _refuse_inputs((out / "registration.json", out / "datalist.json"), inputs)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = _Settings(depth_axis_a, depth_axis_b, depth_range, channel_b, invert_a, min_correlation)
+    cfg = _Settings(depth_axis_a, depth_axis_b, depth_range, channel_b, invert_a, min_correlation, pixel_ratio)
     rows: list[dict[str, Any]] = []
     names: set[str] = set()
     for i, item in enumerate(items):
@@ -225,11 +266,13 @@ def register_counterparts(
     fields = {"datalist": str(source), "split": split, "depth_range": list(depth_range) if depth_range else None}
     report = write_batch_report(out / "registration.json", fields, rows)
     new_datalist = None
-    pairs = [{"a": r["a"], "b": r["registered"]} for r in rows if r["ok"]]
+    pairs = [_pair(item, row) for item, row in zip(items, rows) if row["ok"]]
     if pairs:
         new = copy.deepcopy(data)
-        new.setdefault(split, {})["pairs"] = pairs
+        new.setdefault(split, {})["pairs"] = [*new[split].get("pairs", []), *pairs]  # pairs it had are kept
         new_datalist = write_datalist(new, out / "datalist.json")
+    elif (out / "datalist.json").exists():  # an earlier run's pairs must not be trained on as this run's
+        (out / "datalist.json").unlink()
     failed = [r for r in rows if not r["ok"]]
     if failed and strict:
         raise InputError(

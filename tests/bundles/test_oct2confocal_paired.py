@@ -57,7 +57,13 @@ def test_register_lays_each_flat_mount_on_its_eye(tmp_path, samples):
         raw = vessel_dice(_red_projection(items[pair["a"]]["counterpart"]), truth)
         laid = vessel_dice(_red_projection(pair["b"]), truth)
         assert row["correlation_after"] > 0.8 and laid > 0.75 and laid > raw + 0.2, (row, raw, laid)
-        assert load_image(pair["b"]).dtype == torch.uint8
+        registered, oct_image = load_image(pair["b"]), load_image(pair["a"])
+        assert registered.dtype == torch.uint8 and registered.shape[1:3] == oct_image.shape[2:4]  # the OCT's grid
+        # its en-face axes and origin are the OCT's; its depth keeps the flat-mount's own spacing
+        torch.testing.assert_close(registered.affine[:3, :2].double(), oct_image.affine[:3, 1:3].double())
+        torch.testing.assert_close(registered.affine[:3, 3].double(), oct_image.affine[:3, 3].double())
+        flat_mount = load_image(items[pair["a"]]["counterpart"])
+        assert float(registered.affine[:3, 2].norm()) == pytest.approx(float(flat_mount.affine[:3, 2].norm()))
         assert Path(row["overlay"]).is_file()
     report = json.loads(result.report.read_text())
     assert report["ok"] and report["n_items"] == len(items)
@@ -121,6 +127,7 @@ def test_paired_directions_are_checked(tmp_path, samples):
     parser = ConfigParser()
     parser.read_config(str(BUNDLE / "configs" / "train.json"))
     parser.update({"bundle_root": str(BUNDLE), "dataset_dir": str(samples.parent), "paired_directions": ["AC"]})
+    parser.update({"output_dir": str(tmp_path / "out")})  # nothing written into the bundle
     parser.update({"channels": 2, "num_res_blocks": 1, "d_channels": 2, "load_size": 28, "crop_size": 24})
     with pytest.raises(Exception) as e:
         parser.get_parsed_content("train#trainer")
@@ -136,7 +143,7 @@ def test_register_runs_from_monai_bundle(tmp_path, samples):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=BUNDLE, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert len(datalist_split(tmp_path / "reg" / "datalist.json", "training", "pairs")) >= 1
+    assert len(datalist_split(tmp_path / "reg" / "datalist.json", "training", "pairs")) == 2
     assert np.all([p.suffix != ".tmp" for p in (tmp_path / "reg").iterdir()])
 
 
@@ -199,14 +206,20 @@ def test_an_output_folder_holding_the_datalist_is_refused(samples):
 
 
 def test_a_counterpart_that_does_not_match_is_refused(tmp_path, samples):
-    import tifffile
+    from monai.data import MetaTensor
 
-    noise = np.random.default_rng(0).integers(0, 255, (9, 64, 64, 3), dtype=np.uint8)  # ZYXS, no vessel tree
-    tifffile.imwrite(tmp_path / "noise.tif", noise, imagej=True, metadata={"axes": "ZYXS"})
+    from medtranslate.io import save_image
+
     data = json.loads(samples.read_text())
-    data["training"]["domain_a"][0]["counterpart"] = str(tmp_path / "noise.tif")
-    bad = samples.parent / "noise_datalist.json"
-    bad.write_text(json.dumps(data))
-    result = register_counterparts(bad, tmp_path / "reg", depth_range=DEPTH_RANGE, strict=False)
-    assert len(result.failed) == 1 and "found no match" in result.failed[0]["error"]
-    assert result.failed[0]["correlation_after"] < 0.3 and not (tmp_path / "reg" / "noise_registered.tif").exists()
+    item = data["training"]["domain_a"][0]
+    flat_mount = load_image(samples.parent / item["counterpart"])
+    noise = np.random.default_rng(0).integers(0, 255, tuple(flat_mount.shape), dtype=np.uint8)  # no vessel tree
+    save_image(MetaTensor(noise, affine=flat_mount.affine), tmp_path / "noise.tif")  # calibrated as the real one
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "raw.tif", noise.transpose(3, 2, 1, 0), imagej=True, metadata={"axes": "ZYXS"})
+    for name, message in (("noise.tif", "found no match"), ("raw.tif", "is one of them uncalibrated")):
+        item["counterpart"] = str(tmp_path / name)
+        bad = samples.parent / f"{name}_datalist.json"
+        bad.write_text(json.dumps(data))
+        result = register_counterparts(bad, tmp_path / name.split(".")[0], depth_range=DEPTH_RANGE, strict=False)
+        assert len(result.failed) == 1 and message in result.failed[0]["error"], result.failed

@@ -77,3 +77,18 @@ def test_large_views_search_on_smaller_copies():
     found = register_enface(fixed, moving, any_orientation=False)
     assert abs(found.angle_deg - truth.angle_deg) < 0.5 and found.scale == pytest.approx(1.03, abs=0.01)
     assert np.allclose(found.shift, truth.shift, atol=0.75)
+
+
+def test_different_pixel_sizes_use_the_scale_prior():
+    """A moving view with pixels half the fixed one's size: scale 2 moving pixels per fixed pixel, found as such."""
+    fixed = _tree_view(size=64)
+    truth = EnFaceRegistration(5.0, 2.0, (3.0, -2.0), False, 0.0, 0.0)
+    inverse = np.linalg.inv(_linear(truth))
+    c_f, c_m = (np.array(fixed.shape) - 1) / 2, (np.array((128, 128)) - 1) / 2
+    # moving(q) = fixed(p) with q = A (p - c_f) + c_m + shift
+    moving = ndimage.affine_transform(
+        fixed, inverse, c_f - inverse @ (c_m + np.asarray(truth.shift)), (128, 128), order=1
+    )
+    found = register_enface(fixed, moving, scale_prior=2.0, any_orientation=False)
+    assert abs(found.angle_deg - 5.0) < 0.5 and found.scale == pytest.approx(2.0, rel=0.01)
+    assert np.allclose(found.shift, truth.shift, atol=1.0) and found.correlation_after > 0.9
