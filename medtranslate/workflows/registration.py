@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from monai.data import MetaTensor
 
 from medtranslate.data.datalist import load_datalist, write_datalist
@@ -29,6 +30,7 @@ from medtranslate.metrics.projection import en_face_projection
 from medtranslate.transforms.oct import select_depth_range
 from medtranslate.transforms.registration import enface_features, register_enface, warp_in_plane
 from medtranslate.workflows.batch_report import report_item_failure, write_batch_report
+from medtranslate.workflows.translation import cast_output
 
 __all__ = ["RegistrationResult", "describe_pair", "register_counterparts"]
 
@@ -72,9 +74,9 @@ def describe_pair(row: dict[str, Any]) -> str:
     )
 
 
-def _square_pixels(image: Any, path: Path, depth_axis: int) -> np.ndarray:
-    """The en-face pixel size (mm) of a stack, refused when its pixels are not square."""
-    px = affine_spacing(np.asarray(image.affine), 3)[_en_face_axes(3, depth_axis)]
+def _square_pixels(spacing: np.ndarray, path: Path, depth_axis: int) -> np.ndarray:
+    """The en-face pixel size (mm) of a stack of voxel size ``spacing``, refused when its pixels are not square."""
+    px = spacing[_en_face_axes(3, depth_axis)]
     if abs(px[0] / px[1] - 1.0) > 0.01:
         raise InputError(
             path,
@@ -125,8 +127,9 @@ def _register_one(item: dict[str, Any], out_dir: Path, name: str, cfg: _Settings
     slab = select_depth_range(a, depth_range, cfg.depth_axis_a, path=str(a_path))  # as DepthRanged crops it
     fixed = en_face_projection(np.asarray(slab[0], np.float32), axis=cfg.depth_axis_a, mode="mean")
     moving = en_face_projection(np.asarray(b[cfg.channel_b], np.float32), axis=cfg.depth_axis_b, mode="max")
-    px_a = _square_pixels(a, a_path, cfg.depth_axis_a)
-    px_b = _square_pixels(b, b_path, cfg.depth_axis_b)
+    spacing_b = affine_spacing(np.asarray(b.affine), 3)
+    px_a = _square_pixels(affine_spacing(np.asarray(a.affine), 3), a_path, cfg.depth_axis_a)
+    px_b = _square_pixels(spacing_b, b_path, cfg.depth_axis_b)
     ratio = float(cfg.pixel_ratio) if cfg.pixel_ratio else float(px_a[0] / px_b[0])  # counterpart pixels per OCT pixel
     if not 0.2 <= ratio <= 5.0:
         raise InputError(
@@ -147,13 +150,9 @@ def _register_one(item: dict[str, Any], out_dir: Path, name: str, cfg: _Settings
             f"is it the same eye, with its vessels in channel {cfg.channel_b}?",
         )
     stack = np.moveaxis(np.asarray(b), cfg.depth_axis_b + 1, 1)  # (C, depth, en-face...)
-    warped = warp_in_plane(stack, reg, fixed.shape)
-    if np.issubdtype(np.asarray(b).dtype, np.integer):
-        info = np.iinfo(np.asarray(b).dtype)
-        warped = np.clip(np.rint(warped), info.min, info.max).astype(np.asarray(b).dtype)
-    warped = np.moveaxis(warped, 1, cfg.depth_axis_b + 1)
-    depth_spacing_b = float(affine_spacing(np.asarray(b.affine), 3)[cfg.depth_axis_b])
-    affine = _output_affine(a, cfg.depth_axis_a, cfg.depth_axis_b, depth_spacing_b)
+    warped = cast_output(torch.as_tensor(warp_in_plane(stack, reg, fixed.shape)), str(stack.dtype)).numpy()
+    warped = np.moveaxis(warped, 1, cfg.depth_axis_b + 1)  # the counterpart's dtype, rounded as a translation's
+    affine = _output_affine(a, cfg.depth_axis_a, cfg.depth_axis_b, float(spacing_b[cfg.depth_axis_b]))
     target = out_dir / f"{name}_registered{''.join(b_path.suffixes) or '.nii.gz'}"
     figure = out_dir / f"{name}_overlay.png"
     _refuse_inputs((target, figure), inputs)

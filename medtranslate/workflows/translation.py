@@ -155,7 +155,16 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def _cast(x: Any, dtype: str | None) -> Any:
+def cast_output(x: Any, dtype: str | None) -> Any:
+    """``x`` (a tensor) in ``dtype`` (a torch dtype name): rounded and clipped to an integer type's range first.
+
+    Args:
+        x: the values.
+        dtype: e.g. ``"int16"``, ``"uint8"`` or ``"float32"``; ``None`` returns ``x`` as it is.
+
+    Raises:
+        ConfigError: for a name that is not a torch dtype.
+    """
     if dtype is None:
         return x
     tdtype = getattr(torch, dtype, None)
@@ -323,7 +332,7 @@ class TranslationWorkflow:
         output = translated
         if d.output_transform is not None:
             output = d.output_transform(translated)
-        output = _cast(output, d.output_dtype)
+        output = cast_output(output, d.output_dtype)
         if not torch.isfinite(output.float() if isinstance(output, torch.Tensor) else torch.as_tensor(output)).all():
             raise InputError(source, "the network produced NaN or infinite values (a broken checkpoint?)")
         save_img, save_ref = output, image
