@@ -192,7 +192,7 @@ def _cyclegan_workflow(
     out = Path(tempfile.mkdtemp(prefix=f"learning_{task}_"))
     demo_overrides = oct2confocal_train_overrides if task == "oct2confocal" else ct2mri_train_overrides
     if task == "oct2confocal" and "train_paired.json" in configs:  # the demo's: flat-mounts registered first
-        registered = oct2confocal_register(datalist, data / kind / "registered", False)
+        registered = oct2confocal_register(datalist, data / kind / "registered", False).datalist
         overrides = oct2confocal_train_overrides(datalist, out, False, iterations, amp, registered)
     else:
         overrides = demo_overrides(datalist, out, False, iterations, amp)

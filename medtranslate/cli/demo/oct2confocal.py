@@ -29,7 +29,7 @@ from medtranslate.errors import ConfigError
 from medtranslate.io import load_image
 from medtranslate.metrics.projection import en_face_projection
 from medtranslate.metrics.structure import stack_vessel_dice, vessel_dice
-from medtranslate.workflows.registration import describe_pair
+from medtranslate.workflows.registration import RegistrationResult, describe_pair
 
 __all__ = ["OCT2CONFOCAL_TRAIN_CONFIGS", "oct2confocal_register", "oct2confocal_train_overrides"]
 
@@ -56,7 +56,7 @@ _OCT2CONFOCAL_TINY: dict[str, Any] = {
 _OCT2CONFOCAL_PAIRED: dict[str, Any] = {"lambda_paired": 300.0, "lr": 5e-4, "zoom": [1.0, 1.0]}
 
 
-def oct2confocal_register(datalist: Path, output_dir: Path, quick: bool) -> Path:
+def oct2confocal_register(datalist: Path, output_dir: Path, quick: bool) -> RegistrationResult:
     """Register each training flat-mount to its eye's OCT (bundles/oct2confocal/configs/register.json).
 
     Args:
@@ -65,11 +65,10 @@ def oct2confocal_register(datalist: Path, output_dir: Path, quick: bool) -> Path
         quick: the ``--quick`` sample size.
 
     Returns:
-        The datalist with the registered ``pairs``.
+        The registration's result: ``datalist`` (with the registered ``pairs``) and one report row per pair.
     """
     overrides = {"datalist": str(datalist), "output_dir": str(output_dir), "depth_range": oct_depth_range(quick)}
-    result = run_bundle_config(_oct2confocal_bundle(), "register.json", overrides, result_id="registration")
-    return Path(result.datalist)
+    return run_bundle_config(_oct2confocal_bundle(), "register.json", overrides, result_id="registration")
 
 
 def oct2confocal_train_overrides(
@@ -136,16 +135,16 @@ def _oct2confocal_train(ctx: DemoContext) -> dict[str, Any]:
     datalist = Path(ctx.state["datasets"]["oct_confocal"])
     out = ctx.output / "oct2confocal" / "train"
     registered_dir = ctx.output / "oct2confocal" / "registered"
-    registered = oct2confocal_register(datalist, registered_dir, ctx.quick)
-    rows = json.loads((registered_dir / "registration.json").read_text())["items"]
+    registration = oct2confocal_register(datalist, registered_dir, ctx.quick)  # strict: every pair registered
+    rows = registration.items
     for row in rows:
         ctx.echo(f"      {describe_pair(row)}")
     ctx.add_output("oct2confocal registered flat-mounts (stacks, overlay PNGs, registration.json)", registered_dir)
     iterations = DEMO_ITERATIONS["oct2confocal"][0 if ctx.quick else 1]
-    overrides = oct2confocal_train_overrides(datalist, out, ctx.quick, iterations, _demo_amp(), registered)
+    overrides = oct2confocal_train_overrides(datalist, out, ctx.quick, iterations, _demo_amp(), registration.datalist)
     overrides["time_limit_s"] = None if ctx.quick else DEMO_TIME_LIMIT_S["oct2confocal"]
     amp, epochs, crop = overrides["amp"], overrides["max_epochs"], overrides["crop_size"]
-    n_train = len(load_datalist(registered)["training"]["pairs"])
+    n_train = len(rows)
     ctx.echo(f"      {epochs * n_train} iterations, amp={amp} ({'bfloat16 autocast' if amp == 'bf16' else 'float32'})")
     run_bundle_config(_oct2confocal_bundle(), list(OCT2CONFOCAL_TRAIN_CONFIGS), overrides)
     ctx.add_output("oct2confocal training (checkpoints, loss.png, samples)", out)
