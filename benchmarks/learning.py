@@ -190,27 +190,28 @@ def _cyclegan_workflow(
     n = samples or n
     datalist = write_sample_dataset(data / kind, kind, n=n, seed=seed, shape=shape)
     out = Path(tempfile.mkdtemp(prefix=f"learning_{task}_"))
-    demo_overrides = oct2confocal_train_overrides if task == "oct2confocal" else ct2mri_train_overrides
-    if task == "oct2confocal" and "train_paired.json" in configs:  # the demo's: flat-mounts registered first
-        registered = oct2confocal_register(datalist, data / kind / "registered", False).datalist
-        overrides = oct2confocal_train_overrides(datalist, out, False, iterations, amp, registered)
-    else:
-        overrides = demo_overrides(datalist, out, False, iterations, amp)
-    overrides.update(extra or {})
     if task == "oct2confocal":
+        paired = "train_paired.json" in configs  # the demo's: the flat-mounts registered first
+        registered = oct2confocal_register(datalist, data / kind / "registered", False).datalist if paired else None
+        overrides = {**oct2confocal_train_overrides(datalist, out, False, iterations, amp, registered), **(extra or {})}
         identity, score = _oct_scorer(datalist, overrides["depth_range"])
     else:
+        overrides = {**ct2mri_train_overrides(datalist, out, False, iterations, amp), **(extra or {})}
         identity, score = _ct_scorer(datalist, overrides["hu_window"])
-    overrides.update({"resume_from": None, "train#handlers": []})
+    return _train_workflow(task, ["train.json", *configs], overrides), identity, score
+
+
+def _train_workflow(bundle: str, configs: list[str], overrides: dict[str, Any]) -> ConfigWorkflow:
+    """The bundle's training configs merged in order, with the overrides, no resume and no handlers; initialised."""
     wf = ConfigWorkflow(
-        config_file=[str(BUNDLES / task / "configs" / c) for c in ["train.json", *configs]],
+        config_file=[str(BUNDLES / bundle / "configs" / c) for c in configs],
         workflow_type=None,
-        bundle_root=str(BUNDLES / task),
+        bundle_root=str(BUNDLES / bundle),
         logging_file=False,
-        **overrides,
+        **{**overrides, "resume_from": None, "train#handlers": []},
     )
     wf.initialize()
-    return wf, identity, score
+    return wf
 
 
 def _supervised_workflow(
@@ -226,15 +227,7 @@ def _supervised_workflow(
         datalist = write_sample_dataset(data / "fundus", "fundus", n=10, seed=seed, shape=(96, 96))
         overrides = {**fundus_synthesis_stage_overrides(datalist, False)["edsr"], "output_dir": str(out)}
     overrides.update({"amp": amp, "time_limit_s": None, "max_epochs": 10**6, **(extra or {})})
-    overrides.update({"resume_from": None, "train#handlers": []})
-    wf = ConfigWorkflow(
-        config_file=str(BUNDLES / bundle / "configs" / config),
-        workflow_type=None,
-        bundle_root=str(BUNDLES / bundle),
-        logging_file=False,
-        **overrides,
-    )
-    wf.initialize()
+    wf = _train_workflow(bundle, [config], overrides)
     identity, score = (_despeckle_scorer if task == "despeckle" else _edsr_scorer)(wf.parser, datalist)
     return wf, identity, score
 
@@ -335,7 +328,7 @@ def main() -> None:
         for amp in amps:
             print(
                 f"{task}, amp={amp}, {iterations} iterations, {args.threads} thread(s), configs: "
-                + ("the demo's" if args.config is None else ", ".join(["train.json", *args.config])),
+                + ("the demo's" if args.config is None else ", ".join(dict.fromkeys(["train.json", *args.config]))),
                 flush=True,
             )
             results[(task, amp)] = r = run_task(
